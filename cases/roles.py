@@ -1,0 +1,110 @@
+"""Staff groups and what each may do; applied by a migration and `setup_roles`."""
+
+from django.contrib.auth.management import create_permissions
+
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    # Agents do the daily work: triage, cases, replies, notes, escalations, promises.
+    "agent": {
+        "sources": (
+            "view_source",
+            "view_author",
+            "change_author",
+            "view_mention",
+            "change_mention",
+            "view_engagementrule",
+            "view_reachsample",
+        ),
+        "cases": (
+            "view_case",
+            "add_case",
+            "change_case",
+            "assign_case",
+            "reply_case",
+            "escalate_case",
+            "resolve_case",
+            "view_reply",
+            "add_reply",
+            "view_note",
+            "add_note",
+            "view_escalation",
+            "add_escalation",
+            "view_commitment",
+            "add_commitment",
+            "change_commitment",
+            "view_caseevent",
+            "view_topic",
+            "view_team",
+            "view_agent",
+        ),
+        "reporting": ("view_survey",),
+    },
+    # Spokespeople check doubtful cases (review queue), handle PR escalations, own the rules.
+    "spokesperson": {
+        "sources": (
+            "view_source",
+            "view_author",
+            "view_mention",
+            "change_mention",
+            "view_engagementrule",
+            "add_engagementrule",
+            "change_engagementrule",
+        ),
+        "cases": (
+            "view_case",
+            "view_reply",
+            "view_note",
+            "add_note",
+            "view_escalation",
+            "change_escalation",
+            "view_caseevent",
+            "view_topic",
+        ),
+        "reporting": ("view_survey",),
+    },
+    # Customer service receives escalations and the daily summary.
+    "customer_service": {
+        "sources": ("view_author", "change_author", "view_mention"),
+        "cases": (
+            "view_case",
+            "view_reply",
+            "view_note",
+            "add_note",
+            "view_escalation",
+            "change_escalation",
+            "view_caseevent",
+            "view_topic",
+        ),
+        "reporting": ("view_survey", "view_dailysummary"),
+    },
+    # Managers see everything and manage sources, rules, staffing, targets and API access.
+    "manager": {
+        "sources": ("*",),
+        "cases": ("*",),
+        "reporting": ("*",),
+    },
+}
+
+
+def apply_roles(apps, schema_editor=None) -> None:
+    """Create or update the staff groups. Works with the real or the historical apps."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for app_label in ("sources", "cases", "reporting"):
+        # Permissions are normally created after migrate; the groups need them now.
+        app_config = apps.get_app_config(app_label)
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = models_module
+    for role, per_app in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = []
+        for app_label, codenames in per_app.items():
+            qs = Permission.objects.filter(content_type__app_label=app_label)
+            if codenames != ("*",):
+                qs = qs.filter(codename__in=codenames)
+                missing = set(codenames) - set(qs.values_list("codename", flat=True))
+                if missing:
+                    raise RuntimeError(f"Unknown permissions for {role}: {missing}")
+            permissions.extend(qs)
+        group.permissions.set(permissions)
