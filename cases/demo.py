@@ -1,0 +1,285 @@
+"""Realistic demo data: a living system for a newcomer, built through the real services.
+
+Cases go through the same services the team uses, so their audit trails, due times and
+surveys are what the system itself would have written; afterwards their times are moved
+into the past so that reports have history.
+"""
+
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from cases import services
+from cases.models import Agent, Case, CaseEvent, CloseReason, Team, Topic
+from reporting.models import Survey, SurveyStatus
+from sources.models import Author, Mention, Source, SourceKind
+from tests.factories import AuthorFactory, MentionFactory, SourceFactory, UserFactory
+
+DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - printed by bin/demo, demo only
+
+# (text, language, kind of case it becomes)
+MENTIONS = [
+    (
+        "@oranjebank mijn pinpas is ingeslikt bij de automaat in Utrecht, wat moet ik doen?",
+        "nl",
+        "question",
+    ),
+    (
+        "@oranjebank Hoe verhoog ik mijn daglimiet voor iDEAL? Kan het niet vinden in de app",
+        "nl",
+        "question",
+    ),
+    (
+        "@oranjebank how do I add my partner to our joint account from abroad?",
+        "en",
+        "question",
+    ),
+    (
+        "@oranjebank al 3 dagen geen salaris op mijn rekening terwijl het wel is overgemaakt!! 😡",
+        "nl",
+        "complaint",
+    ),
+    (
+        "@oranjebank your app logs me out every 30 seconds since the update. Useless.",
+        "en",
+        "complaint",
+    ),
+    (
+        "@oranjebank storing? Kan niet inloggen en moet de huur betalen vandaag",
+        "nl",
+        "complaint",
+    ),
+    (
+        "Oranjebank rekent vanaf januari 5 euro per pinbetaling, schandalig #oranjebank",
+        "nl",
+        "factual_inaccuracy",
+    ),
+    (
+        "Heard @oranjebank is closing ALL its branches next month. Typical.",
+        "en",
+        "factual_inaccuracy",
+    ),
+    (
+        "Let op! Nep-sms namens @oranjebank: 'uw pas verloopt, klik hier'. Niet klikken! #phishing",
+        "nl",
+        "phishing",
+    ),
+    (
+        "@oranjebank got an email saying my account is blocked with a link to oranjebank-verify.com, is this you?",
+        "en",
+        "phishing",
+    ),
+    (
+        "Het oude blauwe logo van @oranjebank was veel mooier dan dat oranje",
+        "nl",
+        "opinion",
+    ),
+    (
+        "Bedankt @oranjebank, Anna heeft me super snel geholpen met mijn nieuwe pas! 🙏",
+        "nl",
+        "praise",
+    ),
+]
+
+
+def _user(username, first_name, last_name, groups, *, superuser=False):
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user:
+        return user
+    user = UserFactory(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        groups=groups,
+        is_superuser=superuser,
+        password=DEMO_PASSWORD,
+    )
+    return user
+
+
+@transaction.atomic
+def load_demo_data(*, seed: int = 7) -> dict:
+    """Create the demo team, sources, mentions, cases, escalations and surveys once."""
+    if Case.objects.exists():
+        return {"created": False, "cases": Case.objects.count()}
+    rng = random.Random(seed)
+    now = timezone.now()
+
+    team, _ = Team.objects.get_or_create(
+        name=settings.WEBCARE_TEAM_NAME, defaults={"email": settings.WEBCARE_TEAM_EMAIL}
+    )
+    admin = _user("admin", "Admin", "Webcare", ["manager"], superuser=True)
+    agents = [
+        _user("anna", "Anna", "de Vries", ["agent"]),
+        _user("bram", "Bram", "Jansen", ["agent"]),
+        _user("chantal", "Chantal", "Bakker", ["agent"]),
+    ]
+    for user in agents:
+        Agent.objects.get_or_create(user=user, defaults={"team": team})
+    Agent.objects.filter(user=agents[2]).update(is_available=False)
+    spokesperson = _user("sanne", "Sanne", "Visser", ["spokesperson"])
+    _user("karim", "Karim", "El Amrani", ["customer_service"])
+    topics = [
+        Topic.objects.get_or_create(name=name)[0]
+        for name in ("Mobile app", "Payments", "Fees", "Cards", "Phishing")
+    ]
+
+    x_search = SourceFactory(
+        name="X: @oranjebank",
+        kind=SourceKind.X_SEARCH,
+        is_primary=True,
+        query="@oranjebank OR oranjebank -is:retweet",
+        url="https://api.x.com/",
+        is_active=False,  # needs X_BEARER_TOKEN; activate in the admin once it is set
+    )
+    SourceFactory(
+        name="Mastodon #oranjebank",
+        kind=SourceKind.MASTODON,
+        query="oranjebank",
+        url="https://mastodon.social/",
+        is_active=False,
+    )
+    SourceFactory(
+        name="Reddit r/geldzaken",
+        kind=SourceKind.REDDIT,
+        query="oranjebank",
+        url="https://oauth.reddit.com/",
+        is_active=False,
+    )
+    SourceFactory(
+        name="Geldforum (demo feed)",
+        kind=SourceKind.FEED,
+        is_primary=True,
+        url="http://127.0.0.1:8000/static/sources/demo-forum.xml",
+        keywords="oranjebank\nOranje Bank",
+        query="",
+    )
+    manual = SourceFactory(
+        name="Manual / pushed", kind=SourceKind.MANUAL, url="", query=""
+    )
+
+    authors = [AuthorFactory() for _ in range(18)]
+    journalist = authors[0]
+    journalist.is_journalist = True
+    journalist.follower_count = 48000
+    journalist.handle = "jdeboer_fd"
+    journalist.save()
+    for author in authors[::3]:
+        author.email = f"{author.handle}@example.com"
+        author.save(update_fields=["email"])
+
+    statuses = ["new", "open", "waiting", "escalated", "resolved", "closed"]
+    cases = []
+    for index, (text, language, category) in enumerate(MENTIONS * 4):
+        author = authors[index % len(authors)]
+        age = timedelta(hours=rng.randint(1, 24 * 45))
+        mention = MentionFactory(
+            source=x_search if index % 5 else manual,
+            author=author,
+            text=text,
+            language=language,
+            published_at=now - age,
+            category=category,
+            likes=rng.randint(0, 40),
+            reposts=rng.randint(0, 25) if category == "phishing" else rng.randint(0, 3),
+        )
+        if category == "opinion":
+            Mention.objects.filter(pk=mention.pk).update(
+                triage_status="ignored",
+                outcome="ignore",
+                triage_reason="Opinion/preference: nothing to win, no reply.",
+            )
+            continue
+        case = services.case_open(
+            subject=text[:120],
+            customer=author,
+            category=category,
+            channel=mention.source.kind,
+            team=team,
+            mention=mention,
+            priority="urgent"
+            if category == "phishing"
+            else "high"
+            if category in ("complaint", "factual_inaccuracy")
+            else "normal",
+            actor_label="system:demo",
+        )
+        case.topics.add(rng.choice(topics))
+        target = statuses[index % len(statuses)]
+        agent = agents[index % 2]
+        if target != "new":
+            services.case_assign(case=case, assignee=agent, actor=admin)
+            services.case_reply(
+                case=case,
+                agent=agent,
+                channel=case.channel,
+                text="Vervelend om te lezen! Stuur je ons een DM met je postcode, "
+                "dan zoeken we het uit.",
+            )
+        if target == "waiting":
+            services.case_wait_for_customer(case=case, actor=agent)
+        if target == "escalated":
+            department = "security" if category == "phishing" else "customer_service"
+            escalation = services.case_escalate(
+                case=case,
+                department=department,
+                reason="Needs account access we do not have.",
+                actor=agent,
+            )
+            if index % 2:
+                services.escalation_acknowledge(
+                    escalation=escalation, actor=spokesperson
+                )
+        if target in ("resolved", "closed"):
+            services.case_resolve(case=case, actor=agent)
+        if target == "closed":
+            services.case_close(case=case, reason=CloseReason.HELPED, actor=agent)
+        if category == "factual_inaccuracy" and target == "open":
+            services.case_add_note(
+                case=case,
+                author=spokesperson,
+                text="Checked with woordvoering: the fee claim is false; answer with the facts.",
+            )
+        # Move the case into the past so that reports and targets have history.
+        created = now - age
+        Case.objects.filter(pk=case.pk).update(created_at=created)
+        CaseEvent.objects.filter(case=case).update(created_at=created)
+        cases.append(case)
+
+    # Surveys with scores for the helped customers, spread over the last weeks.
+    scores = [10, 9, 9, 8, 7, 10, 6, 3, 9, 10, 8, 9, 5, 10, 9, 7]
+    for case in Case.objects.filter(status__in=["resolved", "closed"]).select_related(
+        "customer"
+    ):
+        survey = Survey.objects.filter(case=case).first()
+        if survey is None:
+            survey = Survey.objects.create(
+                case=case,
+                recipient=case.customer,
+                email=case.customer.email,
+                scheduled_for=now,
+                agent_first_name="Anna",
+                subject=case.subject[:300],
+            )
+        score = scores[case.pk % len(scores)]
+        sent = now - timedelta(days=rng.randint(1, 40))
+        Survey.objects.filter(pk=survey.pk).update(
+            status=SurveyStatus.ANSWERED,
+            score=score,
+            sent_at=sent,
+            responded_at=sent + timedelta(hours=rng.randint(1, 30)),
+            comment="Snel en vriendelijk geholpen." if score >= 9 else "",
+        )
+    return {
+        "created": True,
+        "cases": Case.objects.count(),
+        "mentions": Mention.objects.count(),
+        "sources": Source.objects.count(),
+        "authors": Author.objects.count(),
+        "surveys": Survey.objects.count(),
+    }
