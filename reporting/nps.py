@@ -42,7 +42,7 @@ def _is_int(value: object) -> bool:
 
 
 def band(score: int) -> str:
-    """ "promoter" for 9-10, "passive" for 7-8, "detractor" for 0-6."""
+    """The band of a 0-10 score: promoter 9-10, passive 7-8, detractor 0-6."""
     if not _is_int(score) or not 0 <= score <= 10:
         raise ValueError(f"an NPS score is a whole number from 0 to 10, not {score!r}")
     if score >= 9:
