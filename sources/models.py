@@ -375,3 +375,76 @@ class ReachSample(models.Model):
 
 # Used by admin and services to compare counters without a query per row.
 REACH_EXPRESSION = F("likes") + F("reposts") + F("replies")
+
+
+# --- Triage runs and the review queue (owner: triage-integration helper) -----------
+
+
+class TriageScope(models.TextChoices):
+    PENDING = "pending", "Not triaged yet"
+    REVIEW = "review", "Waiting for review"
+    PENDING_AND_REVIEW = "pending+review", "Not triaged yet and waiting for review"
+
+
+class TriageRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class TriageRun(models.Model):
+    """A re-run of triage over stored mentions (e.g. after a rule change), in batches."""
+
+    scope = models.CharField(
+        max_length=20, choices=TriageScope.choices, default=TriageScope.REVIEW
+    )
+    status = models.CharField(
+        max_length=10, choices=TriageRunStatus.choices, default=TriageRunStatus.QUEUED
+    )
+    batch_size = models.PositiveIntegerField(default=200)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    results = models.JSONField(
+        default=dict, blank=True, help_text="Mentions per result (engaged, ...)."
+    )
+    # The run covers mentions up to this id; later ones are triaged on arrival.
+    last_mention_id = models.PositiveBigIntegerField(default=0)
+    cursor_mention_id = models.PositiveBigIntegerField(default=0)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Triage run {self.pk} ({self.get_scope_display()})"
+
+    @property
+    def progress(self) -> float:
+        return min(self.done / self.total, 1.0) if self.total else 1.0
+
+
+class ReviewQueueManager(models.Manager.from_queryset(MentionQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(triage_status=TriageStatus.REVIEW)
+
+
+class ReviewMention(Mention):
+    """The spokespeople's review queue: mentions triage was in doubt about."""
+
+    objects = ReviewQueueManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "review item"
+        verbose_name_plural = "review queue"

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import (
+    ApiAuditEntry,
     ApiClient,
     Commitment,
     Holiday,
@@ -20,7 +21,7 @@ from cases.models import (
     hash_token,
 )
 from reporting.models import DailySummary
-from sources.models import EngagementRule, ReachSample
+from sources.models import EngagementRule, ReachSample, TriageRun
 from tests.factories import (
     AgentFactory,
     CaseEventFactory,
@@ -48,6 +49,8 @@ def populate(count: int, offset: int) -> None:
         case.topics.add(TopicFactory())
         mention = MentionFactory(case=case, author=case.customer)
         ReachSample.objects.create(mention=mention, reach=n)
+        MentionFactory(triage_status="review")
+        TriageRun.objects.create(scope="review", total=n)
         ReplyFactory(case=case, agent=agent.user, in_reply_to=mention)
         NoteFactory(case=case, author=agent.user)
         EscalationFactory(case=case, requested_by=agent.user)
@@ -69,6 +72,14 @@ def populate(count: int, offset: int) -> None:
             secret="s",
         )
         WebhookDelivery.objects.create(webhook=webhook, event="case.opened", payload={})
+        ApiAuditEntry.objects.create(
+            client=client,
+            client_name=client.name,
+            method="POST",
+            path="/api/v1/cases/",
+            operation="cases.create",
+            status_code=201,
+        )
         EngagementRule.objects.create(name=f"rule {n}", outcome="ignore", position=n)
         Holiday.objects.create(
             date=date(2030, 1, 1) + timedelta(days=n), name=f"day {n}"
