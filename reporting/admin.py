@@ -1,0 +1,188 @@
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils.html import format_html
+
+from reporting.models import DailySummary, Survey, SurveyChannel
+from reporting.services import (
+    SurveyError,
+    survey_cancel,
+    survey_link,
+    survey_resend,
+)
+
+# Surveys are written by services only: staff read them and use the actions.
+SURVEY_FIELDS = (
+    "case",
+    "recipient",
+    "channel",
+    "email",
+    "language",
+    "status",
+    "score",
+    "comment",
+    "agent_first_name",
+    "subject",
+    "created_at",
+    "scheduled_for",
+    "sent_at",
+    "reminded_at",
+    "responded_at",
+    "corrected_at",
+    "expired_at",
+    "cancelled_at",
+    "send_attempts",
+    "last_error",
+)
+
+
+class BandFilter(admin.SimpleListFilter):
+    title = "score"
+    parameter_name = "band"
+
+    BANDS = {
+        "promoter": Q(score__gte=9),
+        "passive": Q(score__gte=7, score__lte=8),
+        "detractor": Q(score__lte=6),
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("promoter", "Promoters (9-10)"),
+            ("passive", "Passives (7-8)"),
+            ("detractor", "Detractors (0-6)"),
+            ("none", "No score"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(score__isnull=True)
+        if self.value() in self.BANDS:
+            return queryset.filter(self.BANDS[self.value()])
+        return queryset
+
+
+def _personal_link(survey: Survey) -> str:
+    if survey.channel != SurveyChannel.LINK or survey.pk is None:
+        return "-"
+    # Staff send it in a private message; it must never be posted publicly.
+    return format_html(
+        "<code>{}</code><br><small>Personal: send only in a private message.</small>",
+        survey_link(survey=survey),
+    )
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "case_link",
+        "recipient",
+        "channel",
+        "status",
+        "score",
+        "band",
+        "scheduled_for",
+        "sent_at",
+        "responded_at",
+        "send_attempts",
+    )
+    list_filter = ("status", BandFilter, "channel", "language")
+    list_select_related = ("case", "recipient")
+    search_fields = ("case__id", "case__subject", "recipient__handle", "email")
+    date_hierarchy = "scheduled_for"
+    readonly_fields = (*SURVEY_FIELDS, "personal_link")
+    fields = readonly_fields
+    actions = ("resend_surveys", "cancel_surveys")
+
+    @admin.display(description="case", ordering="case_id")
+    def case_link(self, obj: Survey) -> str:
+        return format_html(
+            '<a href="{}">#{}</a>', obj.case.get_absolute_url(), obj.case_id
+        )
+
+    @admin.display(description="band")
+    def band(self, obj: Survey) -> str:
+        return obj.band or "-"
+
+    @admin.display(description="personal link")
+    def personal_link(self, obj: Survey) -> str:
+        return _personal_link(obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _run(self, request, queryset, service, done: str):
+        succeeded = 0
+        for survey in queryset:
+            try:
+                service(survey=survey, actor=request.user)
+            except SurveyError as error:
+                self.message_user(
+                    request, f"Survey {survey.pk}: {error}", messages.WARNING
+                )
+            else:
+                succeeded += 1
+        if succeeded:
+            self.message_user(request, f"{succeeded} survey(s) {done}.")
+
+    @admin.action(
+        permissions=["change"], description="Resend the selected failed surveys now"
+    )
+    def resend_surveys(self, request, queryset):
+        self._run(request, queryset, survey_resend, "queued to be sent")
+
+    @admin.action(
+        permissions=["change"], description="Cancel the selected unanswered surveys"
+    )
+    def cancel_surveys(self, request, queryset):
+        self._run(request, queryset, survey_cancel, "cancelled")
+
+
+class SurveyInline(admin.StackedInline):
+    """The case's survey on the case page (add it to CaseAdmin.inlines)."""
+
+    model = Survey
+    fk_name = "case"
+    extra = 0
+    max_num = 1
+    can_delete = False
+    fields = (
+        "status",
+        "channel",
+        "score",
+        "comment",
+        "scheduled_for",
+        "sent_at",
+        "reminded_at",
+        "responded_at",
+        "corrected_at",
+        "send_attempts",
+        "last_error",
+        "personal_link",
+    )
+    readonly_fields = fields
+    show_change_link = True
+
+    @admin.display(description="personal link")
+    def personal_link(self, obj: Survey) -> str:
+        return _personal_link(obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DailySummary)
+class DailySummaryAdmin(admin.ModelAdmin):
+    list_display = ("date", "sent_at", "created_at")
+    date_hierarchy = "date"
+    readonly_fields = ("date", "body", "recipients", "sent_at", "created_at")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
