@@ -618,3 +618,30 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.client_id}:{self.key}"
+
+
+class ApiAuditEntry(models.Model):
+    """One write by an API client: who (by name, kept after the client is gone), what
+    and with which outcome. Case changes also land in the case's own events."""
+
+    client = models.ForeignKey(
+        ApiClient, null=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    client_name = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    operation = models.CharField(max_length=100, help_text="View and action.")
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=50, blank=True)
+    status_code = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API audit entry"
+        verbose_name_plural = "API audit entries"
+        indexes = [models.Index(fields=["client", "created_at"])]
+
+    def __str__(self):
+        return f"{self.client_name} {self.method} {self.path} -> {self.status_code}"

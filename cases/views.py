@@ -1,0 +1,712 @@
+"""The CRM's REST API for cases: thin ViewSets that call the case services.
+
+Every endpoint: API-client token (scope per action) or a staff session; throttled per
+client; keyset-paginated lists that a CRM can sync from; writes audited with the
+client's name; a rule broken is a 400/403/409 with a message, never a 500.
+"""
+
+from datetime import UTC
+from types import SimpleNamespace
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import Prefetch
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from cases import services
+from cases.api_auth import (
+    ApiClientRateThrottle,
+    ScopePermission,
+    actor_for,
+    request_client,
+)
+from cases.filters import (
+    CaseEventFilter,
+    CaseFilter,
+    EscalationFilter,
+    NulSafeSearchFilter,
+    WebhookDeliveryFilter,
+)
+from cases.idempotency import HEADER as IDEMPOTENCY_HEADER
+from cases.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from cases.models import (
+    Agent,
+    ApiAuditEntry,
+    Case,
+    CaseEvent,
+    Commitment,
+    Escalation,
+    Team,
+    Topic,
+    Webhook,
+    WebhookDelivery,
+)
+from cases.pagination import SyncCursorPagination
+from cases.serializers import (
+    AgentSerializer,
+    AssignSerializer,
+    CaseCreateSerializer,
+    CaseEventSerializer,
+    CaseSerializer,
+    CaseUpdateSerializer,
+    CloseSerializer,
+    CommitmentCreateSerializer,
+    CommitmentSerializer,
+    EscalateSerializer,
+    EscalationAcknowledgeSerializer,
+    EscalationResolveSerializer,
+    EscalationSerializer,
+    MergeSerializer,
+    NoteCreateSerializer,
+    NoteSerializer,
+    ReasonSerializer,
+    ReplyRecordSerializer,
+    ReplySerializer,
+    TeamSerializer,
+    TopicSerializer,
+    WebhookCreatedSerializer,
+    WebhookDeliverySerializer,
+    WebhookSerializer,
+)
+from cases.webhooks import webhook_secret_new
+
+# Ids in paths: digits only, and no more than a bigint holds, so a path can only
+# ever miss (404), never overflow the database.
+ID_PATTERN = r"[0-9]{1,18}"
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input: messages per field."),
+    401: OpenApiResponse(description="No or an invalid token."),
+    403: OpenApiResponse(description="The client lacks the scope, or a rule forbids."),
+    404: OpenApiResponse(description="No such object."),
+    409: OpenApiResponse(description="Not possible in the object's current state."),
+    429: OpenApiResponse(description="Too many requests: wait Retry-After seconds."),
+}
+
+
+class ServiceConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Not possible in the current state."
+    default_code = "conflict"
+
+
+def translate_service_error(exc: Exception) -> Exception:
+    """A service's refusal as the HTTP error a client can act upon."""
+    if isinstance(exc, services.InvalidTransition):
+        return ServiceConflict(str(exc), code="invalid_transition")
+    if isinstance(exc, services.CasePermissionDenied):
+        return exceptions.PermissionDenied(str(exc))
+    if isinstance(exc, services.CaseError):
+        return exceptions.ValidationError({"detail": [str(exc)]}, code="case_rule")
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "message_dict"):
+            return exceptions.ValidationError(exc.message_dict)
+        return exceptions.ValidationError({"detail": exc.messages})
+    if isinstance(exc, IntegrityError):
+        return ServiceConflict("This conflicts with data that already exists.")
+    return exc
+
+
+class SafeJSONParser(JSONParser):
+    """JSON whose nesting is too deep for Python's parser is bad input, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON nested too deeply.")
+
+
+class ApiViewSetMixin:
+    """What every endpoint of /api/v1/ shares."""
+
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+    permission_classes = [ScopePermission]
+    throttle_classes = [ApiClientRateThrottle]
+    pagination_class = SyncCursorPagination
+    filter_backends = [DjangoFilterBackend, NulSafeSearchFilter, OrderingFilter]
+    ordering = ["updated_at", "id"]
+    ordering_fields = ["updated_at", "created_at", "id"]
+    lookup_value_regex = ID_PATTERN
+    required_scopes: dict[str, str] = {}
+    staff_permissions: dict[str, tuple[str, ...]] = {}
+    sync_field = "updated_at"
+
+    def initial(self, request, *args, **kwargs):
+        # Machines read the API: every time is given in UTC (and naive input is UTC),
+        # whatever the staff's TIME_ZONE; no historical offsets in seconds.
+        timezone.activate(UTC)
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        return super().handle_exception(translate_service_error(exc))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        timezone.deactivate()
+        client = request_client(request)
+        if client is not None and request.method in WRITE_METHODS:
+            self._audit(request, response, client, kwargs)
+        return response
+
+    def _audit(self, request, response, client, kwargs) -> None:
+        lookup = getattr(self, "lookup_url_kwarg", None) or getattr(
+            self, "lookup_field", "pk"
+        )
+        object_id = kwargs.get(lookup, "")
+        data = getattr(response, "data", None)
+        if not object_id and isinstance(data, dict) and "id" in data:
+            object_id = data["id"]
+        ApiAuditEntry.objects.create(
+            client=client,
+            client_name=client.name,
+            method=request.method,
+            path=request.path[:500],
+            operation=f"{self.basename}.{getattr(self, 'action', '') or ''}"[:100],
+            object_type=self.basename[:50] if self.basename else "",
+            object_id=str(object_id)[:50],
+            status_code=response.status_code,
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "")[:200],
+        )
+
+    def actor(self) -> dict:
+        return actor_for(self.request)
+
+
+def paginated(request, rows, serializer_class, *, sync_field: str) -> Response:
+    """A keyset page of `rows` (already ordered), for list-like actions."""
+    paginator = SyncCursorPagination()
+    page = paginator.paginate_queryset(
+        rows, request, view=SimpleNamespace(sync_field=sync_field)
+    )
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def case_queryset():
+    # One query for the cases and their one-to-one relations, one for the topics:
+    # constant whatever the page size.
+    return Case.objects.select_related(
+        "assignee", "team", "customer", "survey"
+    ).prefetch_related(Prefetch("topics", queryset=Topic.objects.only("id", "name")))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List cases (incremental sync)",
+        description="Ordered by (updated_at, id) unless `ordering` says otherwise. "
+        "To sync: page with `next_cursor` until `has_more` is false, keep the last "
+        "`next_cursor`, and poll with it later for what changed since. Changes of the "
+        "last few seconds appear on the next poll (see the pagination docs).",
+        responses={200: CaseSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(summary="One case", responses={200: CaseSerializer}),
+)
+class CaseViewSet(
+    ApiViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Case.objects.none()
+    serializer_class = CaseSerializer
+    filterset_class = CaseFilter
+    search_fields = ["subject", "crm_customer_id", "customer__handle", "=id"]
+    ordering_fields = ["updated_at", "created_at", "id"]
+
+    def get_queryset(self):
+        return case_queryset()
+
+    def _case_response(self, case: Case, code: int = status.HTTP_200_OK) -> Response:
+        case = case_queryset().get(pk=case.pk)
+        return Response(self.get_serializer(case).data, status=code)
+
+    def _input(self, serializer_class, **context):
+        serializer = serializer_class(
+            data=self.request.data,
+            context={**self.get_serializer_context(), **context},
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _user_or_field(self, data: dict, field: str):
+        """A user the action is done as: given, or the staff member asking."""
+        if data.get(field) is not None:
+            return data[field]
+        if request_client(self.request) is None:
+            return self.request.user
+        raise exceptions.ValidationError({field: ["This field is required."]})
+
+    @extend_schema(
+        summary="Open a case from the CRM",
+        request=CaseCreateSerializer,
+        responses={201: CaseSerializer, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Customer called about a blocked card",
+                value={
+                    "subject": "Pinpas geblokkeerd na drie pogingen",
+                    "priority": "high",
+                    "category": "question",
+                    "crm_customer_id": "CRM-004211",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        data = self._input(CaseCreateSerializer)
+        case = services.case_open(**data, **self.actor())
+        return self._case_response(case, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a case's fields",
+        request=CaseUpdateSerializer,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "Raise priority and link the CRM customer",
+                value={"priority": "urgent", "crm_customer_id": "CRM-004211"},
+                request_only=True,
+            )
+        ],
+    )
+    def partial_update(self, request, *args, **kwargs):
+        case = self.get_object()
+        data = self._input(CaseUpdateSerializer)
+        case = services.case_update(case=case, **data, **self.actor())
+        return self._case_response(case)
+
+    @extend_schema(
+        summary="Assign (or unassign) a case",
+        request=AssignSerializer,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample("To an agent", value={"assignee": 7}, request_only=True),
+            OpenApiExample(
+                "Least-loaded agent", value={"automatic": True}, request_only=True
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(AssignSerializer)
+        if data["automatic"]:
+            case = services.case_assign_automatically(case=case, **self.actor())
+        else:
+            case = services.case_assign(
+                case=case, assignee=data["assignee"], **self.actor()
+            )
+        return self._case_response(case)
+
+    @extend_schema(
+        summary="Record a reply the team sent",
+        request=ReplyRecordSerializer,
+        responses={201: ReplySerializer, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def reply(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(ReplyRecordSerializer)
+        reply = services.case_reply(
+            case=case,
+            agent=self._user_or_field(data, "agent"),
+            text=data["text"],
+            channel=data["channel"],
+            in_reply_to=data["in_reply_to"],
+            is_private=data["is_private"],
+            **self.actor(),
+        )
+        return Response(ReplySerializer(reply).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Add an internal note",
+        request=NoteCreateSerializer,
+        responses={201: NoteSerializer, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def note(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(NoteCreateSerializer)
+        actor = self.actor()
+        note = services.case_add_note(
+            case=case,
+            author=actor["actor"],
+            text=data["text"],
+            actor_label=actor["actor_label"],
+        )
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Escalate to a department",
+        request=EscalateSerializer,
+        responses={201: EscalationSerializer, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Phishing report",
+                value={
+                    "department": "security",
+                    "reason": "Customer received a fake SMS with a link.",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def escalate(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(EscalateSerializer)
+        escalation = services.case_escalate(case=case, **data, **self.actor())
+        return Response(
+            EscalationSerializer(escalation).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="Wait for the customer (stops the resolution clock)",
+        request=None,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def wait(self, request, pk=None):
+        case = services.case_wait_for_customer(case=self.get_object(), **self.actor())
+        return self._case_response(case)
+
+    @extend_schema(
+        summary="Resolve (the customer was helped)",
+        request=None,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        case = services.case_resolve(case=self.get_object(), **self.actor())
+        return self._case_response(case)
+
+    @extend_schema(
+        summary="Reopen a resolved or closed case",
+        request=ReasonSerializer,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(ReasonSerializer)
+        case = services.case_reopen(case=case, reason=data["reason"], **self.actor())
+        return self._case_response(case)
+
+    @extend_schema(
+        summary="Close a case",
+        request=CloseSerializer,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample("Helped", value={"reason": "helped"}, request_only=True)
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(CloseSerializer)
+        case = services.case_close(case=case, reason=data["reason"], **self.actor())
+        return self._case_response(case)
+
+    @extend_schema(
+        summary="Merge this duplicate into another case",
+        request=MergeSerializer,
+        responses={200: CaseSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(MergeSerializer)
+        into = services.case_merge(duplicate=case, into=data["into"], **self.actor())
+        return self._case_response(into)
+
+    @extend_schema(
+        summary="Make a commitment to the customer",
+        request=CommitmentCreateSerializer,
+        responses={201: CommitmentSerializer, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def commitments(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(CommitmentCreateSerializer)
+        commitment = services.commitment_make(
+            case=case,
+            owner=self._user_or_field(data, "owner"),
+            description=data["description"],
+            due_at=data["due_at"],
+            **self.actor(),
+        )
+        return Response(
+            CommitmentSerializer(commitment).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="A case's audit trail",
+        responses={200: CaseEventSerializer(many=True), **ERROR_RESPONSES},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def events(self, request, pk=None):
+        case = self.get_object()
+        rows = CaseEvent.objects.filter(case=case).order_by("created_at", "id")
+        return paginated(request, rows, CaseEventSerializer, sync_field="created_at")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Every case event (append-only audit trail)"),
+    retrieve=extend_schema(summary="One case event"),
+)
+class CaseEventViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = CaseEvent.objects.all()
+    serializer_class = CaseEventSerializer
+    filterset_class = CaseEventFilter
+    search_fields = ["actor_label"]
+    ordering = ["created_at", "id"]
+    ordering_fields = ["created_at", "id"]
+    sync_field = "created_at"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Escalations"),
+    retrieve=extend_schema(summary="One escalation"),
+)
+class EscalationViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Escalation.objects.all()
+    serializer_class = EscalationSerializer
+    filterset_class = EscalationFilter
+    search_fields = ["reason", "case__subject"]
+    ordering = ["requested_at", "id"]
+    ordering_fields = ["requested_at", "id"]
+    sync_field = "requested_at"
+
+    def _input(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(
+        summary="Acknowledge: the department has picked it up",
+        request=EscalationAcknowledgeSerializer,
+        responses={200: EscalationSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        escalation = self.get_object()
+        data = self._input(EscalationAcknowledgeSerializer)
+        escalation = services.escalation_acknowledge(
+            escalation=escalation, note=data["note"], **actor_for(request)
+        )
+        return Response(EscalationSerializer(escalation).data)
+
+    @extend_schema(
+        summary="Resolve: the department has done its part",
+        request=EscalationResolveSerializer,
+        responses={200: EscalationSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        escalation = self.get_object()
+        data = self._input(EscalationResolveSerializer)
+        escalation = services.escalation_resolve(
+            escalation=escalation, note=data["note"], **actor_for(request)
+        )
+        return Response(EscalationSerializer(escalation).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Commitments (promises to customers)"),
+    retrieve=extend_schema(summary="One commitment"),
+)
+class CommitmentViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Commitment.objects.all()
+    serializer_class = CommitmentSerializer
+    filterset_fields = ["case", "status", "owner"]
+    search_fields = ["description"]
+    ordering = ["created_at", "id"]
+    ordering_fields = ["created_at", "due_at", "id"]
+    sync_field = "created_at"
+
+    @extend_schema(
+        summary="The promise was kept",
+        request=None,
+        responses={200: CommitmentSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def keep(self, request, pk=None):
+        commitment = services.commitment_keep(
+            commitment=self.get_object(), **actor_for(request)
+        )
+        return Response(CommitmentSerializer(commitment).data)
+
+    @extend_schema(
+        summary="The promise is cancelled",
+        request=None,
+        responses={200: CommitmentSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        commitment = services.commitment_cancel(
+            commitment=self.get_object(), **actor_for(request)
+        )
+        return Response(CommitmentSerializer(commitment).data)
+
+
+class TeamViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Team.objects.all()
+    serializer_class = TeamSerializer
+    search_fields = ["name"]
+    ordering = ["id"]
+    ordering_fields = ["id", "name"]
+
+
+class TopicViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Topic.objects.all()
+    serializer_class = TopicSerializer
+    search_fields = ["name"]
+    ordering = ["id"]
+    ordering_fields = ["id", "name"]
+
+
+class AgentViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """The agents (their user ids are what `assignee`, `agent` and `owner` take)."""
+
+    queryset = Agent.objects.select_related("user")
+    serializer_class = AgentSerializer
+    filterset_fields = ["team", "is_available"]
+    search_fields = ["user__first_name", "user__last_name", "user__username"]
+    ordering = ["id"]
+    ordering_fields = ["id"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="This client's webhooks"),
+    retrieve=extend_schema(summary="One webhook"),
+    create=extend_schema(
+        summary="Register a webhook",
+        description="The answer carries the signing `secret`, once. Each delivery is "
+        "a POST with `X-Webcare-Signature: t=<unix time>,v1=<hex>`, where hex is "
+        'HMAC-SHA256(secret, "<t>.<body>"). Failed deliveries are retried with '
+        "exponential backoff.",
+        request=WebhookSerializer,
+        responses={201: WebhookCreatedSerializer, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Escalations and resolutions",
+                value={
+                    "url": "https://crm.example.com/hooks/webcare",
+                    "events": ["case.escalated", "case.resolved"],
+                },
+                request_only=True,
+            )
+        ],
+    ),
+    partial_update=extend_schema(summary="Change a webhook"),
+    destroy=extend_schema(summary="Remove a webhook"),
+)
+class WebhookViewSet(
+    ApiViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Webhooks belong to the API client that registered them; staff use the admin."""
+
+    queryset = Webhook.objects.none()
+    serializer_class = WebhookSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    ordering = ["created_at", "id"]
+    ordering_fields = ["created_at", "id"]
+    sync_field = "created_at"
+    search_fields = ["url"]
+
+    def get_queryset(self):
+        client = request_client(self.request)
+        if client is None:
+            return Webhook.objects.all()
+        return Webhook.objects.filter(client=client)
+
+    def _client(self):
+        client = request_client(self.request)
+        if client is None:
+            raise exceptions.PermissionDenied(
+                "Webhooks belong to an API client; staff manage them in the admin."
+            )
+        return client
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        client = self._client()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        webhook = serializer.save(client=client, secret=webhook_secret_new())
+        return Response(
+            WebhookCreatedSerializer(webhook).data, status=status.HTTP_201_CREATED
+        )
+
+    def perform_update(self, serializer):
+        self._client()
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        self._client()
+        instance.delete()
+
+    @extend_schema(
+        summary="The delivery log of a webhook",
+        responses={200: WebhookDeliverySerializer(many=True), **ERROR_RESPONSES},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def deliveries(self, request, pk=None):
+        webhook = self.get_object()
+        rows = WebhookDelivery.objects.filter(webhook=webhook).order_by(
+            "created_at", "id"
+        )
+        return paginated(
+            request, rows, WebhookDeliverySerializer, sync_field="created_at"
+        )
+
+
+class WebhookDeliveryViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Every delivery to this client's webhooks, with status and last error."""
+
+    queryset = WebhookDelivery.objects.none()
+    serializer_class = WebhookDeliverySerializer
+    filterset_class = WebhookDeliveryFilter
+    ordering = ["created_at", "id"]
+    ordering_fields = ["created_at", "id"]
+    sync_field = "created_at"
+    search_fields = ["event"]
+
+    def get_queryset(self):
+        client = request_client(self.request)
+        rows = WebhookDelivery.objects.all()
+        return rows if client is None else rows.filter(webhook__client=client)

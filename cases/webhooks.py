@@ -1,0 +1,276 @@
+"""Outbound webhooks: tell the CRM when something changes, without ever blocking.
+
+Services call `webhook_event(...)` inside their transaction. It writes one
+WebhookDelivery row per subscribed webhook and queues `deliver_webhook` only after
+commit, so a rolled-back change sends nothing and the request never waits for the CRM.
+Each delivery is signed: `X-Webcare-Signature: t=<unix time>,v1=<hex>` where hex is
+HMAC-SHA256(secret, f"{t}.{body}"); the receiver recomputes it and rejects old `t`.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from datetime import timedelta
+from functools import partial
+from urllib.parse import urlsplit
+
+import httpx
+from celery import current_app, shared_task
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cases.models import (
+    Case,
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Webcare-Signature"
+MAX_ATTEMPTS = 8
+# 30 s, 1 min, 2 min ... 32 min: about an hour of retries, then the delivery fails.
+# settings.WEBCARE_WEBHOOK_BACKOFF_SECONDS is the base.
+BACKOFF_MAX = timedelta(hours=1)
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# A claimed delivery is not claimed again before this, so two workers (a retry and
+# the sweeper) never post the same delivery at once.
+CLAIM_LEASE = timedelta(seconds=60)
+SWEEP_BATCH = 100
+
+
+def webhook_secret_new() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def is_deliverable_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    message = f"{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(*, secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
+    """What a receiver does; here for tests and as the reference for CRM developers."""
+    try:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        timestamp = int(fields["t"])
+        signature = fields["v1"]
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    expected = sign(secret=secret, timestamp=timestamp, body=body)
+    return hmac.compare_digest(expected, f"t={timestamp},v1={signature}")
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the n-th failed attempt: doubling from the base, capped."""
+    base = settings.WEBCARE_WEBHOOK_BACKOFF_SECONDS
+    return min(timedelta(seconds=base) * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def case_payload(case: Case) -> dict:
+    return {
+        "id": case.pk,
+        "subject": case.subject,
+        "status": case.status,
+        "priority": case.priority,
+        "category": case.category,
+        "channel": case.channel,
+        "assignee": case.assignee_id,
+        "team": case.team_id,
+        "customer": case.customer_id,
+        "crm_customer_id": case.crm_customer_id,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "resolved_at": case.resolved_at,
+        "closed_at": case.closed_at,
+    }
+
+
+def survey_payload(survey) -> dict:
+    # Never the token: the payload is not a place for a customer's personal link.
+    return {
+        "id": survey.pk,
+        "case": survey.case_id,
+        "status": survey.status,
+        "score": survey.score,
+        "band": survey.band,
+        "comment": survey.comment,
+        "responded_at": survey.responded_at,
+    }
+
+
+def webhook_event(*, event: str, case: Case | None = None, survey=None) -> None:
+    """Record a delivery for every active webhook subscribed to `event`; queue them
+    after commit. Call inside the transaction of the change."""
+    if event not in WebhookEvent.values:
+        raise ValueError(f"Unknown webhook event: {event}")
+    # The table is small (a few CRMs); filtering the JSON list in Python keeps this
+    # the same on SQLite and PostgreSQL.
+    webhooks = [
+        webhook
+        for webhook in Webhook.objects.filter(
+            is_active=True, client__is_active=True, client__revoked_at__isnull=True
+        )
+        if event in webhook.events
+    ]
+    if not webhooks:
+        return
+    data: dict = {}
+    if case is not None:
+        data["case"] = case_payload(case)
+    if survey is not None:
+        data["survey"] = survey_payload(survey)
+        data.setdefault("case", {"id": survey.case_id})
+    payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    now = timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(webhook=webhook, event=event, payload=payload, created_at=now)
+        for webhook in webhooks
+    )
+    for delivery in deliveries:
+        transaction.on_commit(partial(deliver_webhook.delay, delivery.pk))
+
+
+def delivery_body(delivery: WebhookDelivery) -> bytes:
+    envelope = {
+        "id": delivery.pk,
+        "event": delivery.event,
+        "created_at": delivery.created_at.isoformat(),
+        "data": delivery.payload,
+    }
+    return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
+
+
+def delivery_claim(*, delivery_id: int) -> WebhookDelivery | None:
+    """Take a pending, due delivery for one attempt, or None if another worker has it."""
+    now = timezone.now()
+    # A little early is fine: a countdown may fire just before next_attempt_at.
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        .filter(
+            Q(next_attempt_at__isnull=True)
+            | Q(next_attempt_at__lte=now + timedelta(seconds=5))
+        )
+        .update(next_attempt_at=now + CLAIM_LEASE)
+    )
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+
+
+def delivery_attempt(*, delivery: WebhookDelivery, client: httpx.Client) -> bool:
+    """Post once and record the outcome; True when delivered. No transaction is
+    held open while the CRM answers."""
+    webhook = delivery.webhook
+    status_code = None
+    error = ""
+    if not webhook.is_active:
+        error = "Webhook is inactive."
+    elif not is_deliverable_url(webhook.url):
+        error = "Only http and https URLs are delivered."
+    else:
+        body = delivery_body(delivery)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "webcare-webhooks/1",
+            "X-Webcare-Event": delivery.event,
+            "X-Webcare-Delivery": str(delivery.pk),
+            SIGNATURE_HEADER: sign(
+                secret=webhook.secret, timestamp=int(time.time()), body=body
+            ),
+        }
+        try:
+            response = client.post(webhook.url, content=body, headers=headers)
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}: {response.text[:500]}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    fields = {
+        "attempts": F("attempts") + 1,
+        "last_status_code": status_code,
+        "last_error": error,
+    }
+    if not error:
+        fields.update(status=DeliveryStatus.DELIVERED, delivered_at=now)
+        fields["next_attempt_at"] = None
+    elif attempts >= MAX_ATTEMPTS or not webhook.is_active:
+        fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+    else:
+        fields["next_attempt_at"] = now + backoff(attempts)
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING
+    ).update(**fields)
+    delivery.refresh_from_db()
+    if error:
+        logger.warning(
+            "Webhook delivery %s to %s failed (attempt %s): %s",
+            delivery.pk,
+            webhook.url,
+            attempts,
+            error,
+        )
+    return not error
+
+
+def http_client() -> httpx.Client:
+    # No redirects: a 3xx must not turn a delivery into a request somewhere else.
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+
+
+@shared_task(name="cases.webhooks.deliver_webhook", ignore_result=True)
+def deliver_webhook(delivery_id: int) -> None:
+    delivery = delivery_claim(delivery_id=delivery_id)
+    if delivery is None:
+        return
+    with http_client() as client:
+        delivered = delivery_attempt(delivery=delivery, client=client)
+    if delivered or delivery.status != DeliveryStatus.PENDING:
+        return
+    # Eager mode (no broker) would run a countdown at once; the sweeper retries then.
+    if not current_app.conf.task_always_eager:
+        countdown = max((delivery.next_attempt_at - timezone.now()).total_seconds(), 0)
+        deliver_webhook.apply_async((delivery.pk,), countdown=countdown)
+
+
+@shared_task(name="cases.webhooks.retry_webhook_deliveries", ignore_result=True)
+def retry_webhook_deliveries() -> int:
+    """Deliver pending deliveries that are due: retries whose queued message was lost
+    (a worker restart), and every retry when tasks run eagerly."""
+    due = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)
+
+
+def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Staff's retry of a failed delivery: one more attempt, queued after commit."""
+    WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=None
+    )
+    transaction.on_commit(partial(deliver_webhook.delay, delivery.pk))
+    delivery.refresh_from_db()
+    return delivery
