@@ -6,6 +6,7 @@ CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=false.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,6 +34,14 @@ def envint(name: str, default: str) -> int:
         raise ImproperlyConfigured(
             f"{name} must be an integer, got {value!r}"
         ) from None
+
+
+def envfloat(name: str, default: str) -> float:
+    value = os.environ.get(name, default)
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
 
 
 def envlist(name: str, default: str = "") -> list[str]:
@@ -216,15 +225,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.send_commitment_reminders",
         "schedule": 120.0,
     },
+    "retry-webhook-deliveries": {
+        "task": "cases.webhooks.retry_webhook_deliveries",
+        "schedule": 60.0,
+    },
+    "triage-pending": {
+        "task": "sources.triage.tasks.triage_pending",
+        "schedule": 120.0,
+    },
     "process-surveys": {"task": "reporting.tasks.process_surveys", "schedule": 300.0},
     "daily-summary": {
         "task": "reporting.tasks.send_daily_summary",
-        "schedule": crontab(hour=18, minute=0),
+        # After the team's last opening block, so the summary covers its whole day.
+        "schedule": crontab(hour=23, minute=50),
     },
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cases.api_auth.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -248,6 +267,24 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One named enum per choice set, so the schema is stable and readable.
+    "ENUM_NAME_OVERRIDES": {
+        "SourceKindEnum": "sources.models.SourceKind",
+        "CategoryEnum": "sources.models.Category",
+        "PriorityEnum": "sources.models.Priority",
+        "DepartmentEnum": "sources.models.Department",
+        "OutcomeEnum": "sources.models.Outcome",
+        "TriageStatusEnum": "sources.models.TriageStatus",
+        "CaseStatusEnum": "cases.models.CaseStatus",
+        "CloseReasonEnum": "cases.models.CloseReason",
+        "EscalationStatusEnum": "cases.models.EscalationStatus",
+        "CommitmentStatusEnum": "cases.models.CommitmentStatus",
+        "EventKindEnum": "cases.models.EventKind",
+        "WebhookEventEnum": "cases.models.WebhookEvent",
+        "DeliveryStatusEnum": "cases.models.DeliveryStatus",
+        "SurveyStatusEnum": "reporting.models.SurveyStatus",
+        "SurveyChannelEnum": "reporting.models.SurveyChannel",
+    },
 }
 
 CACHES = {
@@ -296,3 +333,61 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- Surveys (NPS follow-up) -----------------------------------------------------
+WEBCARE_SURVEY_DELAY = timedelta(hours=envint("WEBCARE_SURVEY_DELAY_HOURS", "24"))
+# No second survey to the same customer within this period.
+WEBCARE_SURVEY_QUARANTINE = timedelta(
+    days=envint("WEBCARE_SURVEY_QUARANTINE_DAYS", "30")
+)
+WEBCARE_SURVEY_REMINDER_AFTER = timedelta(
+    days=envint("WEBCARE_SURVEY_REMINDER_AFTER_DAYS", "3")
+)
+WEBCARE_SURVEY_EXPIRES_AFTER = timedelta(
+    days=envint("WEBCARE_SURVEY_EXPIRES_AFTER_DAYS", "14")
+)
+# How long after answering a customer may still change the score (then it is final).
+WEBCARE_SURVEY_CORRECTION_WINDOW = timedelta(
+    minutes=envint("WEBCARE_SURVEY_CORRECTION_WINDOW_MINUTES", "30")
+)
+# Failed sends are retried with exponential backoff, then marked failed for staff.
+WEBCARE_SURVEY_MAX_SEND_ATTEMPTS = envint("WEBCARE_SURVEY_MAX_SEND_ATTEMPTS", "5")
+# A detractor's follow-up task is due this long after the answer.
+WEBCARE_SURVEY_FOLLOW_UP_WITHIN = timedelta(
+    hours=envint("WEBCARE_SURVEY_FOLLOW_UP_WITHIN_HOURS", "24")
+)
+
+# --- Triage (rules of engagement) ------------------------------------------------
+# Below this classifier confidence nothing is engaged automatically: it goes to review.
+WEBCARE_TRIAGE_MIN_CONFIDENCE = envfloat("WEBCARE_TRIAGE_MIN_CONFIDENCE", "0.6")
+if not 0 <= WEBCARE_TRIAGE_MIN_CONFIDENCE <= 1:
+    raise ImproperlyConfigured("WEBCARE_TRIAGE_MIN_CONFIDENCE must be within 0..1")
+# Autodiscovery finds only <app>.tasks; the triage tasks live in sources/triage/tasks.py.
+CELERY_IMPORTS = ["sources.triage.tasks"]
+
+# --- Monitoring: storing mentions and polling sources ----------------------------
+# Mentions are stored in batches of this many items, each batch one transaction.
+WEBCARE_STORE_BATCH_SIZE = envint("WEBCARE_STORE_BATCH_SIZE", "500")
+# Longer texts are cut to this many characters (the cut is noted in Mention.raw).
+WEBCARE_MENTION_MAX_TEXT = envint("WEBCARE_MENTION_MAX_TEXT", "20000")
+# A platform record (Mention.raw) larger than this many characters is not kept.
+WEBCARE_MENTION_MAX_RAW = envint("WEBCARE_MENTION_MAX_RAW", "100000")
+# Mail the team once when a mention's reach (likes + reposts + replies) grows by
+# at least GROWTH within WINDOW_MINUTES; 0 turns the alert off.
+WEBCARE_REACH_ALERT_GROWTH = envint("WEBCARE_REACH_ALERT_GROWTH", "100")
+WEBCARE_REACH_ALERT_WINDOW_MINUTES = envint("WEBCARE_REACH_ALERT_WINDOW_MINUTES", "60")
+# A poll holds its source this long; longer than the poll task's hard time limit.
+WEBCARE_POLL_LEASE_SECONDS = envint("WEBCARE_POLL_LEASE_SECONDS", "600")
+# After failures the next poll waits poll_interval * 2**failures, at most this.
+WEBCARE_POLL_MAX_BACKOFF_SECONDS = envint("WEBCARE_POLL_MAX_BACKOFF_SECONDS", "21600")
+WEBCARE_POLL_MAX_PAGES = envint("WEBCARE_POLL_MAX_PAGES", "10")
+WEBCARE_POLL_HTTP_ATTEMPTS = envint("WEBCARE_POLL_HTTP_ATTEMPTS", "3")
+# Alert the team when a source failed this many polls in a row.
+WEBCARE_SOURCE_FAILURE_ALERT_AFTER = envint("WEBCARE_SOURCE_FAILURE_ALERT_AFTER", "3")
+
+# --- REST API for the CRM -------------------------------------------------------
+# Incremental sync holds back rows changed less than this long ago, so a transaction
+# that commits late is served on the next poll instead of being skipped.
+WEBCARE_API_SYNC_SETTLE_SECONDS = envint("WEBCARE_API_SYNC_SETTLE_SECONDS", "2")
+# Webhook retries wait this long, doubling per attempt (up to an hour).
+WEBCARE_WEBHOOK_BACKOFF_SECONDS = envint("WEBCARE_WEBHOOK_BACKOFF_SECONDS", "30")

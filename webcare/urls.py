@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "webcare"
 admin.site.site_title = "webcare"
@@ -7,4 +7,7 @@ admin.site.index_title = "Cases, mentions and sources"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The REST API for the CRM, its OpenAPI schema (schema/) and Swagger page (docs/).
+    path("api/v1/", include("cases.urls")),
+    path("s/", include("reporting.urls")),
 ]
