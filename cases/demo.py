@@ -17,71 +17,58 @@ from cases import services
 from cases.models import Agent, Case, CaseEvent, CloseReason, Team, Topic
 from reporting.models import Survey, SurveyStatus
 from sources.models import Author, Mention, Source, SourceKind
+from sources.triage.services import mentions_triage
 from tests.factories import AuthorFactory, MentionFactory, SourceFactory, UserFactory
 
 DEMO_PASSWORD = "webcare-demo"  # noqa: S105 - printed by bin/demo, demo only
 
-# (text, language, kind of case it becomes)
+# What customers post; the classifier and the rules decide what each one is.
 MENTIONS = [
     (
         "@oranjebank mijn pinpas is ingeslikt bij de automaat in Utrecht, wat moet ik doen?",
         "nl",
-        "question",
     ),
     (
         "@oranjebank Hoe verhoog ik mijn daglimiet voor iDEAL? Kan het niet vinden in de app",
         "nl",
-        "question",
     ),
-    (
-        "@oranjebank how do I add my partner to our joint account from abroad?",
-        "en",
-        "question",
-    ),
+    ("@oranjebank how do I add my partner to our joint account from abroad?", "en"),
     (
         "@oranjebank al 3 dagen geen salaris op mijn rekening terwijl het wel is overgemaakt!! 😡",
         "nl",
-        "complaint",
     ),
     (
         "@oranjebank your app logs me out every 30 seconds since the update. Useless.",
         "en",
-        "complaint",
     ),
-    (
-        "@oranjebank storing? Kan niet inloggen en moet de huur betalen vandaag",
-        "nl",
-        "complaint",
-    ),
+    ("@oranjebank storing? Kan niet inloggen en moet de huur betalen vandaag", "nl"),
     (
         "Oranjebank rekent vanaf januari 5 euro per pinbetaling, schandalig #oranjebank",
         "nl",
-        "factual_inaccuracy",
     ),
-    (
-        "Heard @oranjebank is closing ALL its branches next month. Typical.",
-        "en",
-        "factual_inaccuracy",
-    ),
+    ("Heard @oranjebank is closing ALL its branches next month. Typical.", "en"),
     (
         "Let op! Nep-sms namens @oranjebank: 'uw pas verloopt, klik hier'. Niet klikken! #phishing",
         "nl",
-        "phishing",
     ),
     (
         "@oranjebank got an email saying my account is blocked with a link to oranjebank-verify.com, is this you?",
         "en",
-        "phishing",
     ),
-    (
-        "Het oude blauwe logo van @oranjebank was veel mooier dan dat oranje",
-        "nl",
-        "opinion",
-    ),
+    ("Het oude blauwe logo van @oranjebank was veel mooier dan dat oranje", "nl"),
     (
         "Bedankt @oranjebank, Anna heeft me super snel geholpen met mijn nieuwe pas! 🙏",
         "nl",
-        "praise",
+    ),
+    ("@oranjebank stelletje oplichters, kankerbank", "nl"),
+    (
+        "🚀 Earn 500% with crypto signals! DM me, better than @oranjebank savings 🚀",
+        "en",
+    ),
+    ("@oranjebank wanneer komt Apple Pay voor de creditcard?", "nl"),
+    (
+        "@oranjebank thanks for the quick help with my mortgage question yesterday!",
+        "en",
     ),
 ]
 
@@ -163,7 +150,7 @@ def load_demo_data(*, seed: int = 7) -> dict:
         name="Manual / pushed", kind=SourceKind.MANUAL, url="", query=""
     )
 
-    authors = [AuthorFactory() for _ in range(18)]
+    authors = [AuthorFactory() for _ in range(40)]
     journalist = authors[0]
     journalist.is_journalist = True
     journalist.follower_count = 48000
@@ -173,42 +160,26 @@ def load_demo_data(*, seed: int = 7) -> dict:
         author.email = f"{author.handle}@example.com"
         author.save(update_fields=["email"])
 
-    statuses = ["new", "open", "waiting", "escalated", "resolved", "closed"]
-    cases = []
-    for index, (text, language, category) in enumerate(MENTIONS * 4):
+    # Mentions arrive as the poller would store them, then go through the real triage:
+    # the rules decide, engaged ones open (or join) cases, doubtful ones wait for review.
+    mention_ids = []
+    for index, (text, language) in enumerate(MENTIONS * 3):
         author = authors[index % len(authors)]
-        age = timedelta(hours=rng.randint(1, 24 * 45))
         mention = MentionFactory(
             source=x_search if index % 5 else manual,
             author=author,
             text=text,
             language=language,
-            published_at=now - age,
-            category=category,
+            published_at=now - timedelta(hours=rng.randint(1, 24 * 45)),
             likes=rng.randint(0, 40),
-            reposts=rng.randint(0, 25) if category == "phishing" else rng.randint(0, 3),
+            reposts=rng.randint(0, 3),
         )
-        if category == "opinion":
-            Mention.objects.filter(pk=mention.pk).update(
-                triage_status="ignored",
-                outcome="ignore",
-                triage_reason="Opinion/preference: nothing to win, no reply.",
-            )
-            continue
-        case = services.case_open(
-            subject=text[:120],
-            customer=author,
-            category=category,
-            channel=mention.source.kind,
-            team=team,
-            mention=mention,
-            priority="urgent"
-            if category == "phishing"
-            else "high"
-            if category in ("complaint", "factual_inaccuracy")
-            else "normal",
-            actor_label="system:demo",
-        )
+        mention_ids.append(mention.pk)
+    mentions_triage(mention_ids=mention_ids, actor_label="system:demo")
+
+    # Move the cases through the team's work so that every state is on show.
+    statuses = ["new", "open", "waiting", "escalated", "resolved", "closed"]
+    for index, case in enumerate(Case.objects.order_by("pk")):
         case.topics.add(rng.choice(topics))
         target = statuses[index % len(statuses)]
         agent = agents[index % 2]
@@ -223,11 +194,10 @@ def load_demo_data(*, seed: int = 7) -> dict:
             )
         if target == "waiting":
             services.case_wait_for_customer(case=case, actor=agent)
-        if target == "escalated":
-            department = "security" if category == "phishing" else "customer_service"
+        if target == "escalated" and not case.escalations.exists():
             escalation = services.case_escalate(
                 case=case,
-                department=department,
+                department="customer_service",
                 reason="Needs account access we do not have.",
                 actor=agent,
             )
@@ -236,43 +206,57 @@ def load_demo_data(*, seed: int = 7) -> dict:
                     escalation=escalation, actor=spokesperson
                 )
         if target in ("resolved", "closed"):
+            for escalation in case.escalations.exclude(status="resolved"):
+                services.escalation_resolve(
+                    escalation=escalation, note="Handled.", actor=spokesperson
+                )
             services.case_resolve(case=case, actor=agent)
         if target == "closed":
             services.case_close(case=case, reason=CloseReason.HELPED, actor=agent)
-        if category == "factual_inaccuracy" and target == "open":
+        if case.category == "factual_inaccuracy" and target == "open":
             services.case_add_note(
                 case=case,
                 author=spokesperson,
-                text="Checked with woordvoering: the fee claim is false; answer with the facts.",
+                text="Checked with woordvoering: the claim is false; answer with "
+                "the facts.",
             )
-        # Move the case into the past so that reports and targets have history.
-        created = now - age
-        Case.objects.filter(pk=case.pk).update(created_at=created)
-        CaseEvent.objects.filter(case=case).update(created_at=created)
-        cases.append(case)
+        # Date the case from its first mention, so reports and targets have history.
+        first = case.mentions.order_by("published_at").first()
+        if first is not None:
+            Case.objects.filter(pk=case.pk).update(created_at=first.published_at)
+            CaseEvent.objects.filter(case=case, kind="created").update(
+                created_at=first.published_at
+            )
 
-    # Surveys with scores for the helped customers, spread over the last weeks.
-    scores = [10, 9, 9, 8, 7, 10, 6, 3, 9, 10, 8, 9, 5, 10, 9, 7]
-    for case in Case.objects.filter(status__in=["resolved", "closed"]).select_related(
-        "customer"
-    ):
-        survey = Survey.objects.filter(case=case).first()
-        if survey is None:
-            survey = Survey.objects.create(
-                case=case,
-                recipient=case.customer,
-                email=case.customer.email,
-                scheduled_for=now,
-                agent_first_name="Anna",
-                subject=case.subject[:300],
-            )
-        score = scores[case.pk % len(scores)]
-        sent = now - timedelta(days=rng.randint(1, 40))
-        Survey.objects.filter(pk=survey.pk).update(
+    # History: helped customers of the last weeks and their answers, so that the NPS
+    # figures have enough answers to mean something.
+    scores = [10, 9, 9, 8, 7, 10, 6, 3, 9, 10, 8, 9, 5, 10, 9, 7, 9, 10, 4, 8]
+    for number in range(40):
+        customer = AuthorFactory(email=f"klant{number}@example.com")
+        agent = agents[number % 3]
+        case = services.case_open(
+            subject=rng.choice(MENTIONS)[0][:120],
+            customer=customer,
+            team=team,
+            channel=SourceKind.X_SEARCH,
+            actor_label="system:demo",
+        )
+        services.case_assign(case=case, assignee=agent, actor=admin)
+        services.case_reply(
+            case=case, agent=agent, channel=case.channel, text="Opgelost, fijne dag!"
+        )
+        services.case_resolve(case=case, actor=agent)
+        case.topics.add(rng.choice(topics))
+        helped = now - timedelta(days=rng.randint(2, 60))
+        Case.objects.filter(pk=case.pk).update(
+            created_at=helped - timedelta(hours=3), resolved_at=helped
+        )
+        score = scores[number % len(scores)]
+        Survey.objects.filter(case=case).update(
             status=SurveyStatus.ANSWERED,
             score=score,
-            sent_at=sent,
-            responded_at=sent + timedelta(hours=rng.randint(1, 30)),
+            sent_at=helped + timedelta(days=1),
+            responded_at=helped + timedelta(days=1, hours=rng.randint(1, 30)),
             comment="Snel en vriendelijk geholpen." if score >= 9 else "",
         )
     return {
