@@ -27,6 +27,7 @@ from .models import (
 from .triage.explain import triage_explanation_html
 from .triage.rules import LANGUAGES, compile_pattern
 from .triage.services import (
+    RUN_BATCH_SIZE_MAX,
     TriageError,
     mention_review,
     rule_spec_from_rule,
@@ -242,11 +243,17 @@ class EngagementRuleAdmin(admin.ModelAdmin):
                 )
             # save(commit=False) only fills the instance: nothing is written.
             candidate = form.save(commit=False)
-            result = triage_dry_run(
-                rule_candidate=candidate,
-                replace_rule_id=rule.pk if rule else None,
-                last_n=DRY_RUN_LAST_N,
-            )
+            try:
+                result = triage_dry_run(
+                    rule_candidate=candidate,
+                    replace_rule_id=rule.pk if rule else None,
+                    last_n=DRY_RUN_LAST_N,
+                )
+            except TriageError as error:
+                context["form_errors"] = {"__all__": [str(error)]}
+                return TemplateResponse(
+                    request, "admin/sources/engagementrule/dry_run.html", context
+                )
             context["mode"] = "edited"
             context["save_url"] = (
                 reverse("admin:sources_engagementrule_change", args=[rule.pk])
@@ -443,6 +450,11 @@ def _settled_message(mention, outcome: str) -> str:
 
 
 class TriageRunForm(forms.ModelForm):
+    # The bounds triage_run_start enforces: outside them it would refuse (a 500).
+    batch_size = forms.IntegerField(
+        min_value=1, max_value=RUN_BATCH_SIZE_MAX, initial=200
+    )
+
     class Meta:
         model = TriageRun
         fields = ("scope", "batch_size")

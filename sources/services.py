@@ -210,6 +210,9 @@ def _clean_item(item: MentionItem, source: Source) -> MentionItem | str:
         notes["text_truncated_from"] = len(text)
         text = text[:max_text]
     raw, raw_note = _storable_raw(item.raw)
+    # "_webcare" holds our own notes and the edit history: a sender's copy of it
+    # would forge that history (or break the next edit), so it is never kept.
+    raw = {key: value for key, value in raw.items() if key != "_webcare"}
     if raw_note:
         notes["raw"] = raw_note
     if notes:
@@ -539,7 +542,9 @@ def _changes(
     if item.deleted:
         return {"is_deleted": True, "deleted_at": now}
     if item.text != mention.text and _is_newer_version(mention, item):
-        history = list((mention.raw.get("_webcare") or {}).get("edits") or [])
+        notes = mention.raw.get("_webcare") if isinstance(mention.raw, dict) else None
+        history = notes.get("edits") if isinstance(notes, dict) else None
+        history = list(history) if isinstance(history, list) else []
         history.append({"text": mention.text, "replaced_at": now.isoformat()})
         raw = dict(item.raw)
         raw["_webcare"] = {

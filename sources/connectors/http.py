@@ -89,6 +89,21 @@ def redact_url(url: str | httpx.URL) -> str:
     return _SECRET_PARAMS.sub(r"\1[redacted]", str(url))
 
 
+class _RedactRequestLog(logging.Filter):
+    """httpx logs every request's full URL at INFO, with the YouTube key or Graph
+    access_token in its query: the log gets the URL with those redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_url(record.getMessage())
+        record.args = None
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactRequestLog) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_RedactRequestLog())
+
+
 def _seconds_until_http_date(value: str, now: float) -> float | None:
     try:
         parsed = email.utils.parsedate_to_datetime(value)

@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 ACTOR_LABEL = "system:triage"
 SUBJECT_CHARS = 120
 DRY_RUN_EXAMPLES = 20
+RUN_BATCH_SIZE_MAX = 5000
 SCOPE_STATUSES: dict[str, tuple[str, ...]] = {
     TriageScope.PENDING: (TriageStatus.PENDING,),
     TriageScope.REVIEW: (TriageStatus.REVIEW,),
@@ -579,7 +580,13 @@ def _rules_with_candidate(
     stored = list(
         EngagementRule.objects.filter(is_active=True).order_by("position", "id")
     )
-    current = [rule_spec_from_rule(rule) for rule in stored]
+    current = []
+    for rule in stored:
+        try:
+            current.append(rule_spec_from_rule(rule))
+        except ValueError as error:
+            # As in rule_specs(): staff see which stored rule to fix.
+            raise TriageError(f"Rule {rule} cannot be used: {error}") from None
     replaced = {replace_rule_id, candidate.id} - {None}
     if position is None and replace_rule_id is not None:
         # The replaced rule may be inactive: that is the "switch it on" preview.
@@ -695,8 +702,8 @@ def triage_run_start(
     """
     if scope not in SCOPE_STATUSES:
         raise TriageError(f"Unknown scope {scope!r}.")
-    if not 1 <= batch_size <= 5000:
-        raise TriageError("The batch size must be between 1 and 5000.")
+    if not 1 <= batch_size <= RUN_BATCH_SIZE_MAX:
+        raise TriageError(f"The batch size must be between 1 and {RUN_BATCH_SIZE_MAX}.")
     with transaction.atomic():
         in_scope = Mention.objects.filter(triage_status__in=SCOPE_STATUSES[scope])
         last_id = in_scope.aggregate(last=Max("id"))["last"] or 0
@@ -774,8 +781,13 @@ def triage_run_fail(*, run_id: int, error: str) -> None:
 
 
 def mentions_pending(*, older_than: datetime | None = None) -> list[int]:
-    """Ids of mentions not triaged yet (oldest first), e.g. when a task was lost."""
-    queryset = Mention.objects.filter(triage_status=TriageStatus.PENDING)
+    """Ids of mentions not triaged yet (oldest first), e.g. when a task was lost.
+
+    Not a post first seen deleted: storing never queues it, as it needs none.
+    """
+    queryset = Mention.objects.filter(
+        triage_status=TriageStatus.PENDING, is_deleted=False
+    )
     if older_than is not None:
         queryset = queryset.filter(Q(first_seen_at__lte=older_than))
     return list(queryset.order_by("id").values_list("id", flat=True)[:1000])

@@ -160,3 +160,49 @@ def test_poll_now_polls_the_selected_source(admin_client, http_server, settings)
     assert stored > 0
     assert f"new {stored}" in response.content.decode()
     assert Source.objects.get(pk=source.pk).last_success_at is not None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("poll_interval", "999999999 00:00:00"),
+        ("poll_interval", "8 00:00:00"),
+        ("expected_silence", "999999999 00:00:00"),
+        ("expected_silence", "00:00:10"),
+    ],
+)
+def test_an_absurd_duration_is_a_form_error(admin_client, field, value):
+    form = {
+        "name": "Blog",
+        "kind": "feed",
+        "url": "https://blog.example/feed",
+        "is_active": "on",
+        "poll_interval": "00:05:00",
+        "expected_silence": "2 00:00:00",
+        field: value,
+    }
+
+    response = admin_client.post(reverse("admin:sources_source_add"), form)
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not Source.objects.exists()
+
+
+def test_a_source_within_the_duration_bounds_is_saved(admin_client):
+    response = admin_client.post(
+        reverse("admin:sources_source_add"),
+        {
+            "name": "Blog",
+            "kind": "feed",
+            "url": "https://blog.example/feed",
+            "is_active": "on",
+            "poll_interval": "7 00:00:00",
+            "expected_silence": "365 00:00:00",
+        },
+    )
+
+    assert response.status_code == 302
+    source = Source.objects.get()
+    assert source.poll_interval == timedelta(days=7)
+    assert source.expected_silence == timedelta(days=365)

@@ -177,3 +177,28 @@ def test_it_reads_the_shared_huffpost_feed(http_server, connect):
 
     assert len(page.items) == 2
     assert all(item.text == item.text.strip() for item in page.items)
+
+
+def test_it_follows_a_redirect_on_the_same_host(http_server, connect):
+    http_server.add("/old", Answer(301, headers={"Location": "/new"}))
+    serve(http_server, "new", recording("crafted/feed_keywords.xml").read_bytes())
+
+    page = fetch_one(connect, http_server, "old")
+
+    assert page.items
+    assert [request.path for request in http_server.requests] == ["/old", "/new"]
+
+
+def test_it_refuses_a_redirect_to_another_host(http_server, connect):
+    # The feed's server is a third party: it must not send us to another
+    # host (here "localhost", which is not the configured 127.0.0.1).
+    port = http_server.url.rsplit(":", 1)[1]
+    http_server.add(
+        "/moved", Answer(302, headers={"Location": f"http://localhost:{port}/inner"})
+    )
+    serve(http_server, "inner", recording("crafted/feed_keywords.xml").read_bytes())
+    connector = connect(FeedConnector, url=f"{http_server.url}/moved")
+
+    with pytest.raises(ConnectorError, match="another host"):
+        list(connector.fetch())
+    assert [request.path for request in http_server.requests] == ["/moved"]

@@ -1,4 +1,5 @@
 import json
+import logging
 from datetime import UTC, datetime
 
 import httpx
@@ -14,6 +15,7 @@ from sources.connectors import (
 from sources.connectors.base import clean_text, keyword_matcher, parse_datetime
 from sources.connectors.http import USER_AGENT, rate_limit_wait, redact_url, send
 from sources.connectors.x_search import XSearchConnector
+from sources.connectors.youtube import YouTubeConnector
 from tests.httpserver import Answer, load_vcr
 from tests.sources.conftest import recording
 
@@ -180,6 +182,24 @@ def test_it_keeps_credentials_out_of_error_messages(http_server, connect):
     assert "401" in str(raised.value)
     assert raised.value.status == 401
     assert http_server.requests[0].headers["authorization"] == "Bearer sekrit-token-1"
+
+
+def test_it_keeps_credentials_in_urls_out_of_the_request_log(
+    http_server, connect, caplog
+):
+    # httpx logs each request's URL at INFO, the default level in production.
+    http_server.add("/commentThreads", 200, body={"items": []})
+    connector = connect(
+        YouTubeConnector, query="UCxyz", credentials={"api_key": "sekrit-key-1"}
+    )
+
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        list(connector.fetch())
+
+    assert http_server.requests[0].query["key"] == "sekrit-key-1"
+    assert "/commentThreads" in caplog.text
+    assert "key=[redacted]" in caplog.text
+    assert "sekrit" not in caplog.text
 
 
 def test_it_calls_invalid_json_a_transient_error(http_server, connect):

@@ -3,8 +3,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
+from cases.api_auth import api_client_create
 from sources.connectors import MentionItem
 from sources.models import Author, Mention, ReachSample, SourceKind
 from sources.services import mentions_store
@@ -117,6 +119,72 @@ def test_an_edit_updates_the_text_and_keeps_first_seen_at():
     assert [edit["text"] for edit in mention.raw["_webcare"]["edits"]] == [
         "oorspronkelijk"
     ]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["not a dict", {"edits": 5}, {"edits": [{"text": "never said"}]}, [1, 2]],
+)
+def test_a_sender_cannot_forge_the_edit_history(forged):
+    # "_webcare" in raw is ours (notes, edit history); a pushed or platform copy
+    # of it must neither break the next edit nor show up as history.
+    source = SourceFactory()
+    mentions_store(source=source, items=[item("1", "eerst", raw={"_webcare": forged})])
+    assert "_webcare" not in Mention.objects.get().raw
+
+    result = mentions_store(
+        source=source, items=[item("1", "daarna", raw={"_webcare": forged})]
+    )
+
+    mention = Mention.objects.get()
+    assert result.updated == 1
+    assert mention.text == "daarna"
+    assert [edit["text"] for edit in mention.raw["_webcare"]["edits"]] == ["eerst"]
+
+
+def test_an_edit_of_a_mention_stored_with_a_forged_history_still_updates():
+    # Rows stored before the sender's copy was dropped may hold anything there.
+    source = SourceFactory()
+    MentionFactory(
+        source=source, external_id="1", text="eerst", raw={"_webcare": "not a dict"}
+    )
+
+    result = mentions_store(source=source, items=[item("1", "daarna")])
+
+    mention = Mention.objects.get()
+    assert result.updated == 1
+    assert mention.text == "daarna"
+    assert [edit["text"] for edit in mention.raw["_webcare"]["edits"]] == ["eerst"]
+
+
+def test_the_ingest_endpoint_answers_a_forged_history_without_a_500():
+    client = Client()
+    source = SourceFactory(kind=SourceKind.MANUAL)
+    _, token = api_client_create(name="pusher", scopes=["ingest"])
+    body = {
+        "source": source.pk,
+        "items": [{"external_id": "1", "text": "eerst", "raw": {"_webcare": "x"}}],
+    }
+
+    first = client.post(
+        "/api/v1/mentions/ingest/",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    body["items"][0]["text"] = "daarna"
+    second = client.post(
+        "/api/v1/mentions/ingest/",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.json()["updated"] == 1
+    mention = Mention.objects.get(source=source)
+    assert mention.text == "daarna"
+    assert mention.raw["_webcare"]["edits"][0]["text"] == "eerst"
 
 
 def test_a_stale_copy_does_not_undo_an_edit():

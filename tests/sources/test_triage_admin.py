@@ -175,6 +175,27 @@ def test_the_dry_run_page_shows_form_errors_for_a_bad_regex():
     assert "invalid regular expression" in response.content.decode()
 
 
+def test_the_dry_run_names_a_broken_stored_rule_instead_of_failing():
+    # A stored rule the engine refuses today (e.g. saved before a check got
+    # stricter) stops triage; its dry runs say which rule to fix.
+    web, _ = browser("spokesperson")
+    MentionFactory(text=OTHER)
+    EngagementRule.objects.create(
+        name="Broken", position=1, patterns="re:(x+)+y", outcome="ignore"
+    )
+    other = EngagementRule.objects.get(name="Phishing report")
+
+    previewed = web.get(
+        reverse("admin:sources_engagementrule_dry_run", args=[other.pk])
+    )
+    edited = web.post(reverse("admin:sources_engagementrule_dry_run_add"), rule_form())
+
+    for response in (previewed, edited):
+        assert response.status_code == 200
+        assert "Rule 1. Broken cannot be used" in response.content.decode()
+    assert not EngagementRule.objects.filter(name="Limits: check first").exists()
+
+
 def test_previewing_an_inactive_rule_before_switching_it_on():
     web, _ = browser("spokesperson")
     MentionFactory(text=HOSTILE_OTHER)
@@ -327,6 +348,20 @@ def test_re_running_triage_from_the_admin(django_capture_on_commit_callbacks):
     page = web.get(reverse("admin:sources_triagerun_changelist"))
     assert "3/3 (100%)" in page.content.decode()
     assert "ignored 3" in page.content.decode()
+
+
+@pytest.mark.parametrize("batch_size", ["0", "5001", "99999999999"])
+def test_a_re_run_with_a_batch_size_out_of_bounds_is_a_form_error(batch_size):
+    web, _ = browser("spokesperson")
+
+    response = web.post(
+        reverse("admin:sources_triagerun_add"),
+        {"scope": "review", "batch_size": batch_size},
+    )
+
+    assert response.status_code == 200
+    assert "batch_size" in response.context["adminform"].form.errors
+    assert not TriageRun.objects.exists()
 
 
 def test_the_explanation_is_escaped():

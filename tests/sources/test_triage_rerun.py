@@ -1,8 +1,12 @@
 """Re-running triage (after a rule change) in bounded batches, with progress."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from cases.models import Case
+from sources.connectors import MentionItem
 from sources.models import (
     EngagementRule,
     Mention,
@@ -10,9 +14,10 @@ from sources.models import (
     TriageRunStatus,
     TriageStatus,
 )
+from sources.services import mentions_store
 from sources.triage import tasks
 from sources.triage.services import triage_run_start, triage_run_step
-from tests.factories import MentionFactory, UserFactory
+from tests.factories import MentionFactory, SourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +54,20 @@ def test_the_safety_net_triages_mentions_left_pending():
     fresh.refresh_from_db()
     assert mention.triage_status == TriageStatus.ENGAGED
     assert fresh.triage_status == TriageStatus.PENDING
+
+
+def test_the_safety_net_leaves_a_post_first_seen_deleted_alone():
+    # mentions_store does not queue such a post for triage; neither may the net,
+    # or a post that no longer exists opens a case or fills the review queue.
+    source = SourceFactory()
+    mentions_store(source=source, items=[MentionItem("9", COMPLAINT, deleted=True)])
+    Mention.objects.update(first_seen_at=timezone.now() - timedelta(hours=1))
+
+    assert tasks.triage_pending()["triaged"] == 0
+    mention = Mention.objects.get()
+    assert mention.is_deleted
+    assert mention.triage_status == TriageStatus.PENDING
+    assert not Case.objects.exists()
 
 
 def test_rerun_over_review_mentions_after_a_rule_change(
