@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from cases.business_hours import ScheduleError
 from cases.models import (
@@ -69,6 +70,19 @@ class CaseAdminForm(forms.ModelForm):
                 f"A {self.instance.get_status_display().lower()} case cannot be "
                 "assigned; reopen it first.",
             )
+        assignee = cleaned.get("assignee")
+        if (
+            "assignee" in self.changed_data
+            and assignee is not None
+            and not assignee.has_perm("cases.reply_case")
+        ):
+            # An Agent profile is not enough; the service would refuse after saving.
+            name = assignee.get_full_name() or assignee.get_username()
+            self.add_error(
+                "assignee",
+                f"{name} cannot be assigned cases: only team members who may reply "
+                "can.",
+            )
         return cleaned
 
 
@@ -86,7 +100,8 @@ class _ActiveCaseInlineForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        case = getattr(self.instance, "case", None)
+        # The inline's parent, or the case chosen on the commitment's own add page.
+        case = cleaned.get("case") or getattr(self.instance, "case", None)
         if (
             self.has_changed()
             and case is not None
@@ -110,6 +125,21 @@ class NewReplyForm(_ActiveCaseInlineForm):
         self.fields["channel"].required = False
         self.fields["channel"].help_text = "Empty: the case's channel."
 
+    def clean(self):
+        cleaned = super().clean()
+        case = cleaned.get("case") or getattr(self.instance, "case", None)
+        # Shown on the form, so the typed reply is not lost to a message after saving.
+        if (
+            self.has_changed()
+            and case is not None
+            and not case.channel
+            and not cleaned.get("channel")
+        ):
+            self.add_error(
+                "channel", "This case has no channel: say where the reply was sent."
+            )
+        return cleaned
+
 
 class NewNoteForm(forms.ModelForm):
     class Meta:
@@ -127,6 +157,15 @@ class NewCommitmentForm(_ActiveCaseInlineForm):
         super().__init__(*args, **kwargs)
         if "owner" in self.fields:  # absent on the read-only page
             self.fields["owner"].queryset = staff_who_may_reply()
+
+    def clean_due_at(self):
+        # Checked here so the page shows it; the service checks it again.
+        due_at = self.cleaned_data["due_at"]
+        if due_at is not None and due_at <= timezone.now():
+            raise forms.ValidationError(
+                "The due time of a commitment must be in the future."
+            )
+        return due_at
 
 
 class NewEscalationForm(_ActiveCaseInlineForm):

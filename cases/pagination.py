@@ -192,7 +192,10 @@ class SyncCursorPagination(BasePagination):
         for (name, _), value in zip(ordering, values, strict=True):
             field = model._meta.get_field(name)
             if isinstance(field, models.DateTimeField):
-                moment = parse_datetime(value) if isinstance(value, str) else None
+                try:
+                    moment = parse_datetime(value) if isinstance(value, str) else None
+                except ValueError:  # well-formed but impossible, e.g. month 13
+                    raise invalid
                 if moment is None or moment.tzinfo is None:
                     raise invalid
                 parsed.append(moment)

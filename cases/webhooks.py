@@ -254,11 +254,16 @@ def deliver_webhook(delivery_id: int) -> None:
 def retry_webhook_deliveries() -> int:
     """Deliver pending deliveries that are due: retries whose queued message was lost
     (a worker restart), and every retry when tasks run eagerly."""
+    now = timezone.now()
     due = list(
-        WebhookDelivery.objects.filter(
-            status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+        .filter(
+            Q(next_attempt_at__lte=now)
+            # Never attempted: its first message was lost (or never reached the
+            # broker). Left alone for a lease, so the message in flight goes first.
+            | Q(next_attempt_at__isnull=True, created_at__lte=now - CLAIM_LEASE)
         )
-        .order_by("next_attempt_at")
+        .order_by(F("next_attempt_at").asc(nulls_first=True), "created_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     for delivery_id in due:

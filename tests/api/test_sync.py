@@ -1,5 +1,7 @@
 """Incremental sync: keyset pages by (updated_at, id) that neither skip nor repeat."""
 
+import base64
+import json
 import random
 import threading
 import time
@@ -103,6 +105,20 @@ def test_bad_cursors_and_page_sizes_are_400(crm):
     assert other.status_code == 400
     for size in ("0", "501", "ten", "-5"):
         assert crm.get(CASES, {"page_size": size}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_it_rejects_a_cursor_with_an_impossible_time(crm):
+    CaseFactory()
+
+    def cursor(moment):
+        raw = json.dumps({"o": ["updated_at", "id"], "v": [moment, 1]}).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    for moment in ("2026-13-45T00:00:00+00:00", "2026-01-01T00:00:00+99:00"):
+        response = crm.get(CASES, {"cursor": cursor(moment)})
+        assert response.status_code == 400
+        assert response.json() == {"cursor": ["Invalid cursor."]}
 
 
 @pytest.mark.django_db

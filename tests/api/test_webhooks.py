@@ -157,6 +157,27 @@ def test_failures_are_retried_with_exponential_backoff(hook, receiver):
     assert backoff(30) == timedelta(hours=1)
 
 
+def test_the_sweeper_delivers_an_event_whose_first_message_was_lost(
+    hook, receiver, django_capture_on_commit_callbacks
+):
+    receiver.add("/hooks", 200, method="POST")
+    case = CaseFactory()
+    # The change commits but its queued message never reaches a worker.
+    with django_capture_on_commit_callbacks(execute=False):
+        webhook_event(event="case.opened", case=case)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.next_attempt_at is None
+    # Just queued: its own message goes first.
+    assert retry_webhook_deliveries() == 0
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - timedelta(minutes=2)
+    )
+    assert retry_webhook_deliveries() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert len(receiver.requests) == 1
+
+
 def test_after_the_last_attempt_a_delivery_fails(hook, receiver):
     receiver.add("/hooks", 500, method="POST")
     delivery = WebhookDelivery.objects.create(

@@ -503,3 +503,81 @@ def test_send_survey_now_schedules_and_sends_at_once(users, team, agent, client,
     assert survey.scheduled_for == clock.now
     assert survey.status in (SurveyStatus.SCHEDULED, SurveyStatus.SENT)
     assert not Survey.objects.filter(case=open_case).exists()
+
+
+def test_making_a_commitment_in_the_past_or_on_a_closed_case_shows_the_rule(
+    users, team, agent, client, clock
+):
+    open_case = services.case_open(subject="Terugbellen", team=team)
+    closed_case = services.case_close(
+        case=services.case_open(subject="Spam", team=team),
+        reason="spam",
+        actor_label="t",
+    )
+    client.force_login(agent)
+    url = reverse("admin:cases_commitment_add")
+    future = clock.now + timedelta(days=1)
+    tries = [
+        (open_case, clock.now - timedelta(hours=1), "must be in the future"),
+        (closed_case, future, "A closed case takes no new commitments"),
+    ]
+    for case, due_at, message in tries:
+        local = timezone.localtime(due_at)
+        response = client.post(
+            url,
+            {
+                "case": case.pk,
+                "description": "Bel de klant terug",
+                "owner": agent.pk,
+                "due_at_0": local.strftime("%Y-%m-%d"),
+                "due_at_1": local.strftime("%H:%M:%S"),
+            },
+        )
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert not Commitment.objects.exists()
+
+
+def test_assigning_someone_who_may_not_reply_shows_the_rule(users, team, client):
+    case = services.case_open(subject="Vraag", team=team)
+    # An Agent profile, but in a group that may not reply to cases.
+    Agent.objects.create(user=users["spokesperson"], team=team)
+    client.force_login(users["manager"])
+    url = reverse("admin:cases_case_change", args=[case.pk])
+    data = _form_data(client.get(url))
+    data["assignee"] = str(users["spokesperson"].pk)
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "cannot be assigned cases" in response.content.decode()
+    response = client.post(
+        reverse("admin:cases_case_add"),
+        {
+            "subject": "Telefoontje",
+            "priority": "normal",
+            "team": team.pk,
+            "channel": "manual",
+            "assignee": users["spokesperson"].pk,
+        },
+    )
+    assert response.status_code == 200
+    assert "cannot be assigned cases" in response.content.decode()
+    case.refresh_from_db()
+    assert case.assignee is None
+    assert not Case.objects.filter(subject="Telefoontje").exists()
+
+
+def test_a_reply_on_a_case_without_a_channel_asks_for_one(users, team, agent, client):
+    case = services.case_open(subject="Uit het CRM", team=team)  # no channel
+    client.force_login(agent)
+    url = reverse("admin:cases_case_change", args=[case.pk])
+    data = _form_data(client.get(url))
+    data["replies-2-0-text"] = "We bellen je morgen."
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "This case has no channel" in response.content.decode()
+    assert "We bellen je morgen.</textarea>" in response.content.decode()
+    assert not Reply.objects.filter(case=case).exists()
+    data["replies-2-0-channel"] = "manual"
+    assert client.post(url, data).status_code == 302
+    reply = Reply.objects.get(case=case)
+    assert (reply.channel, reply.text) == ("manual", "We bellen je morgen.")
