@@ -10,12 +10,19 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.shortcuts import render
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from cases.models import Case
+from cases.services import CaseError, case_add_mention
+
+from .connectors import ConnectorError, connector_for
+from .connectors.base import NOT_SECRET
 from .models import Author, Mention, ReachSample, Source
 from .services import source_poll
 from .triage.explain import triage_explanation_html
@@ -142,11 +149,21 @@ class SourceAdmin(admin.ModelAdmin):
         # Credentials live in the environment only; show whether they are set,
         # never what they are.
         values = settings.WEBCARE_CONNECTOR_CREDENTIALS.get(source.kind) or {}
-        if not values:
+        secrets = {k: v for k, v in values.items() if k not in NOT_SECRET}
+        if not secrets:
             return "none needed"
-        missing = [name for name, value in values.items() if not value]
+        missing = [name for name, value in secrets.items() if not value]
         if missing:
             return "missing in the environment: " + ", ".join(sorted(missing))
+        # Say so here when this source's URL is not the host they belong to.
+        try:
+            _, withheld_note = connector_for(source.kind).credentials_for(
+                url=source.url, credentials=values
+            )
+        except ConnectorError as error:
+            return f"configured in the environment, not sent: {error}"
+        if withheld_note:
+            return f"configured in the environment; {withheld_note}"
         return "configured in the environment"
 
     @admin.action(description="Poll now", permissions=["change"])
@@ -230,6 +247,19 @@ class ReachSampleInline(admin.TabularInline):
         return False
 
 
+class AddToCaseForm(forms.Form):
+    case = forms.IntegerField(
+        label="Case number", min_value=1, help_text="The case's number, e.g. 42."
+    )
+
+    def clean_case(self):
+        number = self.cleaned_data["case"]
+        case = Case.objects.filter(pk=number).first()
+        if case is None:
+            raise forms.ValidationError(f"There is no case #{number}.")
+        return case
+
+
 @admin.register(Mention)
 class MentionAdmin(admin.ModelAdmin):
     list_display = (
@@ -258,8 +288,8 @@ class MentionAdmin(admin.ModelAdmin):
     search_fields = ("text", "author__handle", "external_id")
     date_hierarchy = "published_at"
     autocomplete_fields = ("author",)
-    raw_id_fields = ("case", "rule", "reviewed_by")
     inlines = (ReachSampleInline,)
+    actions = ("add_to_case",)
     fields = (
         "source",
         "external_id",
@@ -289,9 +319,15 @@ class MentionAdmin(admin.ModelAdmin):
         "case",
         "raw_record",
     )
-    # What was seen is evidence (audit trail): staff triage a mention, they do
-    # not rewrite it.
+    # What was seen is evidence (audit trail), and so is its triage: that is
+    # decided by the rules or the review queue, and a mention joins a case through
+    # case_add_mention (the action below), which writes the CaseEvent.
     readonly_fields = (
+        "triage_status",
+        "category",
+        "outcome",
+        "triage_reason",
+        "case",
         "source",
         "external_id",
         "url",
@@ -319,6 +355,40 @@ class MentionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_add_to_case_permission(self, request):
+        return request.user.has_perm("cases.change_case")
+
+    @admin.action(description="Add to case…", permissions=("add_to_case",))
+    def add_to_case(self, request, queryset):
+        form = AddToCaseForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Add to case",
+                "form": form,
+                "queryset": queryset,
+                "action": "add_to_case",
+                "opts": self.model._meta,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "media": self.media + form.media,
+            }
+            return render(request, "admin/cases/action_form.html", context)
+        added, errors = [], []
+        for mention in queryset.order_by("published_at", "pk"):
+            try:
+                joined = case_add_mention(
+                    case=form.cleaned_data["case"], mention=mention, actor=request.user
+                )
+            except CaseError as error:
+                errors.append(f"Mention #{mention.pk}: {error}")
+            else:
+                added.append(f"#{mention.pk} to case #{joined.pk}")
+        if added:
+            self.message_user(request, "Added " + ", ".join(added) + ".")
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+        return None
 
     @admin.display(description="text")
     def short_text(self, mention):

@@ -26,6 +26,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from .connectors import (
+    Connector,
     ConnectorError,
     MentionItem,
     RetryPolicy,
@@ -33,6 +34,7 @@ from .connectors import (
     build_client,
     connector_for,
 )
+from .connectors.base import NOT_SECRET
 from .models import Author, Mention, ReachSample, Source
 
 logger = logging.getLogger(__name__)
@@ -746,38 +748,57 @@ def _poll_pages(
 ) -> None:
     connector_class = connector_for(source.kind)
     retry = RetryPolicy(attempts=max(1, int(settings.WEBCARE_POLL_HTTP_ATTEMPTS)))
+    # The environment's credentials go only to their kind's API host, never
+    # to whatever host Source.url names (see Connector.credentials_for).
+    allowed, withheld_note = connector_class.credentials_for(
+        url=source.url, credentials=credentials
+    )
+    try:
+        with build_client() as client:
+            _fetch_and_store(
+                source,
+                connector_class(
+                    query=source.query,
+                    url=source.url,
+                    cursor=source.cursor,
+                    credentials=allowed,
+                    client=client,
+                    keywords=source.keyword_list,
+                    max_pages=int(settings.WEBCARE_POLL_MAX_PAGES),
+                    retry=retry,
+                ),
+                lease_until,
+                result,
+            )
+    except ConnectorError as error:
+        # A private forum answering 403 to an anonymous poll: say why it was.
+        if withheld_note:
+            error.args = (f"{error} ({withheld_note})",)
+        raise
+
+
+def _fetch_and_store(
+    source: Source, connector: Connector, lease_until: datetime, result: PollResult
+) -> None:
     pages_seen = 0
     all_not_modified = True
-    with build_client() as client:
-        connector = connector_class(
-            query=source.query,
-            url=source.url,
-            cursor=source.cursor,
-            credentials=credentials,
-            client=client,
-            keywords=source.keyword_list,
-            max_pages=int(settings.WEBCARE_POLL_MAX_PAGES),
-            retry=retry,
+    for page in connector.fetch():
+        pages_seen += 1
+        all_not_modified = all_not_modified and page.not_modified
+        stored = mentions_store(source=source, items=page.items)
+        result.fetched += len(page.items)
+        result.new += stored.new
+        result.updated += stored.updated
+        result.failed += stored.failed + len(page.parse_failures)
+        for failure in page.parse_failures[:FAILURE_SAMPLE_LIMIT]:
+            logger.warning("source %s: %s", source.pk, failure)
+        # Only now that the page's items are stored may the cursor pass them.
+        saved = Source.objects.filter(pk=source.pk, locked_until=lease_until).update(
+            cursor=page.cursor,
+            parse_failures=F("parse_failures") + len(page.parse_failures),
         )
-        for page in connector.fetch():
-            pages_seen += 1
-            all_not_modified = all_not_modified and page.not_modified
-            stored = mentions_store(source=source, items=page.items)
-            result.fetched += len(page.items)
-            result.new += stored.new
-            result.updated += stored.updated
-            result.failed += stored.failed + len(page.parse_failures)
-            for failure in page.parse_failures[:FAILURE_SAMPLE_LIMIT]:
-                logger.warning("source %s: %s", source.pk, failure)
-            # Only now that the page's items are stored may the cursor pass them.
-            saved = Source.objects.filter(
-                pk=source.pk, locked_until=lease_until
-            ).update(
-                cursor=page.cursor,
-                parse_failures=F("parse_failures") + len(page.parse_failures),
-            )
-            if not saved:
-                raise _LeaseLost
+        if not saved:
+            raise _LeaseLost
     result.not_modified = pages_seen > 0 and all_not_modified
 
 
@@ -811,8 +832,9 @@ def _health_record(source: Source, lease_until: datetime, result: PollResult) ->
 
 
 def _redact(text: str, credentials: dict) -> str:
-    for value in credentials.values():
-        if value and len(str(value)) >= 4:
+    for key, value in credentials.items():
+        # The API base URL is no secret, and a message naming it must stay readable.
+        if key not in NOT_SECRET and value and len(str(value)) >= 4:
             text = text.replace(str(value), "[redacted]")
     return text
 

@@ -33,7 +33,12 @@ __all__ = [
     "clean_text",
     "keyword_matcher",
     "parse_datetime",
+    "url_origin",
 ]
+
+# Settings in a kind's credentials dict that are not secret: never redacted,
+# never withheld.
+NOT_SECRET = frozenset({"base_url"})
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,23 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def url_origin(url: str) -> str | None:
+    """scheme://host:port of an http(s) URL, port made explicit; else None.
+
+    Parsed by httpx, the client that sends the request, so that a trick such
+    as "https://api.twitter.com@evil.example/" names the host it really goes to.
+    """
+    try:
+        parsed = httpx.URL((url or "").strip())
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return None
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{host}:{port}"
+
+
 def as_int(value: Any) -> int:
     try:
         return int(value or 0)
@@ -155,7 +177,8 @@ class Connector:
 
     Subclasses set `kind` and `default_base_url` and implement `fetch()`.
     Credentials come in as a dict and never appear in messages: every
-    ConnectorError raised through `get_json` has them redacted.
+    ConnectorError raised through `get_json` has them redacted. Which
+    credentials may go with a source's URL is decided by `credentials_for()`.
     """
 
     kind: str = ""
@@ -187,13 +210,59 @@ class Connector:
         if not self.base_url:
             raise ConnectorError(f"{self.kind} source has no URL configured")
 
+    @classmethod
+    def credentials_for(
+        cls, *, url: str, credentials: Mapping[str, Any]
+    ) -> tuple[dict, str]:
+        """The credentials that may go to the API a source's URL names, and a
+        note saying why any were withheld ("" when none were).
+
+        A kind's credentials belong to one API origin (scheme, host and port):
+        their own "base_url" if configured, else `default_base_url`. Source.url
+        is edited by staff and API clients, so it must never carry the
+        environment's token to a host of their choosing.
+
+        A platform with one API (X, YouTube, Facebook, Reddit) has a default
+        base URL: another host is refused with ConnectorError, because calls
+        without credentials would only fail there and a refusal shows the
+        misconfiguration at once. Kinds without one (feeds, Mastodon,
+        Discourse) read whichever instance the source names; their optional
+        credentials belong to one configured instance, so another instance is
+        read without them (public timelines and forums need none).
+        """
+        configured = str(credentials.get("base_url") or "").strip()
+        allowed = url_origin(configured or cls.default_base_url)
+        if configured and allowed is None:
+            raise ConnectorError(
+                f"{cls.kind}: the configured API base URL is not an http(s) URL"
+            )
+        target = (url or "").strip() or configured or cls.default_base_url
+        origin = url_origin(target)
+        if not target or (allowed is not None and origin == allowed):
+            # Without any URL the connector itself refuses to start.
+            return dict(credentials), ""
+        refusal = (
+            f"{origin or 'the source URL'} is not the configured API host for "
+            f"{cls.kind}; credentials are only sent to "
+            f"{allowed or 'the host of a configured base_url'}"
+        )
+        if cls.default_base_url:
+            raise ConnectorError(refusal)
+        kept = {k: v for k, v in credentials.items() if k in NOT_SECRET}
+        withheld = any(v for k, v in credentials.items() if k not in NOT_SECRET)
+        return kept, (f"polled without credentials: {refusal}" if withheld else "")
+
     def fetch(self) -> Iterator[Page]:
         raise NotImplementedError
 
     # -- helpers for subclasses -------------------------------------------
 
     def secrets(self) -> list[str]:
-        return [str(v) for v in self.credentials.values() if v and len(str(v)) >= 4]
+        return [
+            str(value)
+            for key, value in self.credentials.items()
+            if key not in NOT_SECRET and value and len(str(value)) >= 4
+        ]
 
     def redact(self, text: str) -> str:
         for secret in self.secrets():

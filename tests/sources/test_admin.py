@@ -2,12 +2,20 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from sources.models import Mention, ReachSample, Source
-from tests.factories import AuthorFactory, MentionFactory, SourceFactory
+from cases.models import CaseEvent, CaseStatus, EventKind
+from sources.models import Mention, ReachSample, Source, TriageStatus
+from tests.factories import (
+    AuthorFactory,
+    CaseFactory,
+    MentionFactory,
+    SourceFactory,
+    UserFactory,
+)
 from tests.sources.conftest import recording
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +147,9 @@ def test_watch_list_flags_are_editable_from_the_list(admin_client):
 
 
 def test_poll_now_polls_the_selected_source(admin_client, http_server, settings):
-    settings.WEBCARE_CONNECTOR_CREDENTIALS = {"x_search": {"bearer_token": "tok-1234"}}
+    settings.WEBCARE_CONNECTOR_CREDENTIALS = {
+        "x_search": {"bearer_token": "tok-1234", "base_url": http_server.url}
+    }
     settings.WEBCARE_POLL_HTTP_ATTEMPTS = 1
     http_server.add(
         "/2/tweets/search/recent",
@@ -206,3 +216,129 @@ def test_a_source_within_the_duration_bounds_is_saved(admin_client):
     source = Source.objects.get()
     assert source.poll_interval == timedelta(days=7)
     assert source.expected_silence == timedelta(days=365)
+
+
+def staff(role: str) -> Client:
+    web = Client()
+    web.force_login(UserFactory(username=f"staff-{role}", groups=[role]))
+    return web
+
+
+def test_an_agent_cannot_move_a_mention_or_rewrite_its_triage_on_its_page():
+    mention = MentionFactory(
+        triage_status=TriageStatus.IGNORED, category="opinion", outcome="ignore"
+    )
+    other_case = CaseFactory()
+    web = staff("agent")
+
+    response = web.post(
+        reverse("admin:sources_mention_change", args=[mention.pk]),
+        {
+            "author": str(mention.author_id),
+            "case": str(other_case.pk),
+            "triage_status": TriageStatus.ENGAGED,
+            "category": "complaint",
+            "outcome": "engage",
+            "triage_reason": "because I say so",
+            "reach_samples-TOTAL_FORMS": "0",
+            "reach_samples-INITIAL_FORMS": "0",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    mention.refresh_from_db()
+    assert mention.case_id is None
+    assert mention.triage_status == TriageStatus.IGNORED
+    assert (mention.category, mention.outcome) == ("opinion", "ignore")
+    assert mention.triage_reason == ""
+    assert not CaseEvent.objects.filter(case=other_case).exists()
+
+
+def test_add_to_case_asks_for_the_case_then_adds_through_the_service():
+    case = CaseFactory(status=CaseStatus.OPEN)
+    first, second = MentionFactory(), MentionFactory()
+    web = staff("agent")
+    changelist = reverse("admin:sources_mention_changelist")
+    selected = {"action": "add_to_case", "_selected_action": [first.pk, second.pk]}
+
+    form_page = web.post(changelist, selected)
+    done = web.post(changelist, {**selected, "apply": "1", "case": str(case.pk)})
+
+    assert form_page.status_code == 200
+    assert b'name="case"' in form_page.content
+    assert done.status_code == 302
+    assert set(case.mentions.values_list("pk", flat=True)) == {first.pk, second.pk}
+    events = CaseEvent.objects.filter(case=case, kind=EventKind.MENTION_ADDED)
+    assert sorted(events.values_list("data__mention_id", flat=True)) == sorted(
+        [first.pk, second.pk]
+    )
+
+
+def test_add_to_case_names_a_missing_case_and_changes_nothing():
+    mention = MentionFactory()
+    web = staff("agent")
+
+    response = web.post(
+        reverse("admin:sources_mention_changelist"),
+        {
+            "action": "add_to_case",
+            "_selected_action": [mention.pk],
+            "apply": "1",
+            "case": "999999",
+        },
+    )
+
+    assert response.status_code == 200
+    assert b"There is no case #999999." in response.content
+    mention.refresh_from_db()
+    assert mention.case_id is None
+
+
+def test_add_to_case_reports_a_mention_of_another_case_and_adds_the_rest():
+    case, elsewhere = CaseFactory(), CaseFactory()
+    taken = MentionFactory(case=elsewhere)
+    free = MentionFactory()
+    web = staff("agent")
+
+    response = web.post(
+        reverse("admin:sources_mention_changelist"),
+        {
+            "action": "add_to_case",
+            "_selected_action": [taken.pk, free.pk],
+            "apply": "1",
+            "case": str(case.pk),
+        },
+        follow=True,
+    )
+
+    shown = [str(message) for message in response.context["messages"]]
+    assert any(f"already belongs to case #{elsewhere.pk}" in m for m in shown)
+    taken.refresh_from_db()
+    free.refresh_from_db()
+    assert (taken.case_id, free.case_id) == (elsewhere.pk, case.pk)
+
+
+def test_add_to_case_is_not_offered_to_who_may_not_change_cases():
+    mention = MentionFactory()
+    case = CaseFactory()
+    web = staff("spokesperson")
+    changelist = reverse("admin:sources_mention_changelist")
+
+    page = web.get(changelist)
+    response = web.post(
+        changelist,
+        {
+            "action": "add_to_case",
+            "_selected_action": [mention.pk],
+            "apply": "1",
+            "case": str(case.pk),
+        },
+    )
+
+    assert page.status_code == 200
+    assert b'value="add_to_case"' not in page.content
+    assert response.status_code in (200, 302)
+    mention.refresh_from_db()
+    assert mention.case_id is None
+    assert not CaseEvent.objects.filter(case=case).exists()

@@ -61,7 +61,7 @@ def wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
 
 
 @pytest.fixture
-def worker(on_postgres, redis_url, tmp_path):
+def worker(on_postgres, redis_url, tmp_path, http_server):
     """A `celery -A webcare worker` on a queue of its own; always stopped."""
     queue = f"e2e-polling-{uuid.uuid4().hex[:8]}"
     log = tmp_path / "worker.log"
@@ -71,6 +71,8 @@ def worker(on_postgres, redis_url, tmp_path):
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": redis_url,
         "X_BEARER_TOKEN": TOKEN,
+        # The loopback server stands in for the X API: the token's configured host.
+        "X_API_BASE_URL": http_server.url,
         "WEBCARE_POLL_HTTP_ATTEMPTS": "1",
         "PYTHONUNBUFFERED": "1",
     }

@@ -25,10 +25,11 @@ def body(name):
 
 
 @pytest.fixture(autouse=True)
-def credentials(settings):
+def credentials(settings, http_server):
+    # The loopback server stands in for the X API: the token's configured host.
     settings.WEBCARE_CONNECTOR_CREDENTIALS = {
         **settings.WEBCARE_CONNECTOR_CREDENTIALS,
-        "x_search": {"bearer_token": TOKEN},
+        "x_search": {"bearer_token": TOKEN, "base_url": http_server.url},
     }
     settings.WEBCARE_POLL_HTTP_ATTEMPTS = 1
 
@@ -240,7 +241,9 @@ def test_a_lost_lease_does_not_overwrite_the_new_owner(
 
 def test_a_connector_without_configuration_fails_cleanly(settings):
     source = SourceFactory(kind=SourceKind.X_SEARCH, url="http://127.0.0.1:9/")
-    settings.WEBCARE_CONNECTOR_CREDENTIALS = {"x_search": {"bearer_token": ""}}
+    settings.WEBCARE_CONNECTOR_CREDENTIALS = {
+        "x_search": {"bearer_token": "", "base_url": "http://127.0.0.1:9"}
+    }
 
     result = source_poll(source_id=source.pk)
 

@@ -15,10 +15,11 @@ SEARCH = "/2/tweets/search/recent"
 
 
 @pytest.fixture(autouse=True)
-def credentials(settings):
+def credentials(settings, http_server):
+    # The loopback server stands in for the X API: the token's configured host.
     settings.WEBCARE_CONNECTOR_CREDENTIALS = {
         **settings.WEBCARE_CONNECTOR_CREDENTIALS,
-        "x_search": {"bearer_token": "command-test-token"},
+        "x_search": {"bearer_token": "command-test-token", "base_url": http_server.url},
     }
     settings.WEBCARE_POLL_HTTP_ATTEMPTS = 1
 
@@ -70,7 +71,10 @@ def test_a_broken_source_is_reported_and_the_others_still_polled(http_server):
     http_server.add(
         SEARCH, 200, body=recording("twitter/search_tweets_query.json").read_bytes()
     )
-    broken = SourceFactory(name="A broken", url="http://127.0.0.1:9", query="bank")
+    # A feed: it has no API host of its own, so it may be on a closed port.
+    broken = SourceFactory(
+        name="A broken", kind=SourceKind.FEED, url="http://127.0.0.1:9", query=""
+    )
     good = SourceFactory(name="B good", url=http_server.url, query="bank")
     out = StringIO()
 
@@ -79,7 +83,7 @@ def test_a_broken_source_is_reported_and_the_others_still_polled(http_server):
 
     output = out.getvalue()
     assert f"source {broken.pk} A broken: fetched 0" in output
-    assert "error: x_search: connection failed" in output
+    assert "error: feed: connection failed" in output
     assert f"source {good.pk} B good: fetched" in output
     assert Mention.objects.filter(source=good).count() > 0
     assert Source.objects.get(pk=broken.pk).consecutive_failures == 1
