@@ -5,13 +5,11 @@ Mention text and raw records are hostile: they are only ever shown escaped
 """
 
 import json
-from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.shortcuts import render
@@ -44,26 +42,8 @@ class HealthFilter(admin.SimpleListFilter):
         return queryset
 
 
-# The API's bounds: beyond them a duration overflows the database or the backoff.
-DURATION_BOUNDS = {
-    "poll_interval": (timedelta(seconds=30), timedelta(days=7)),
-    "expected_silence": (timedelta(minutes=1), timedelta(days=365)),
-}
-
-
-class SourceForm(forms.ModelForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, (low, high) in DURATION_BOUNDS.items():
-            if name in self.fields:
-                self.fields[name].validators.extend(
-                    [MinValueValidator(low), MaxValueValidator(high)]
-                )
-
-
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    form = SourceForm
     list_display = (
         "name",
         "kind",

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -53,6 +54,11 @@ class Department(models.TextChoices):
     SECURITY = "security", "Security"
 
 
+# Beyond these a duration overflows the database or the failure backoff.
+POLL_INTERVAL_BOUNDS = (timedelta(seconds=30), timedelta(days=7))
+EXPECTED_SILENCE_BOUNDS = (timedelta(minutes=1), timedelta(days=365))
+
+
 class SourceQuerySet(models.QuerySet):
     def due(self, now=None):
         now = now or timezone.now()
@@ -88,9 +94,19 @@ class Source(models.Model):
     is_primary = models.BooleanField(
         default=False, help_text="Where the team is primarily active (published list)."
     )
-    poll_interval = models.DurationField(default=timedelta(minutes=5))
+    poll_interval = models.DurationField(
+        default=timedelta(minutes=5),
+        validators=[
+            MinValueValidator(POLL_INTERVAL_BOUNDS[0]),
+            MaxValueValidator(POLL_INTERVAL_BOUNDS[1]),
+        ],
+    )
     expected_silence = models.DurationField(
         default=timedelta(days=2),
+        validators=[
+            MinValueValidator(EXPECTED_SILENCE_BOUNDS[0]),
+            MaxValueValidator(EXPECTED_SILENCE_BOUNDS[1]),
+        ],
         help_text="Alert when no new item arrived for longer than this.",
     )
     cursor = models.JSONField(

@@ -4,13 +4,20 @@ Mention text is hostile: it is returned as the plain text it is, for the client 
 escape; nothing here renders it.
 """
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from sources.models import Author, Category, Mention, Outcome, Source, SourceKind
+from sources.models import (
+    EXPECTED_SILENCE_BOUNDS,
+    POLL_INTERVAL_BOUNDS,
+    Author,
+    Category,
+    Mention,
+    Outcome,
+    Source,
+    SourceKind,
+)
 
 MAX_COUNTER = 2_147_483_647
 MAX_INGEST_ITEMS = 500
@@ -29,13 +36,13 @@ class BoundedDurationField(serializers.DurationField):
 class SourceSerializer(serializers.ModelSerializer):
     poll_interval = BoundedDurationField(
         required=False,
-        min_value=timedelta(seconds=30),
-        max_value=timedelta(days=7),
+        min_value=POLL_INTERVAL_BOUNDS[0],
+        max_value=POLL_INTERVAL_BOUNDS[1],
     )
     expected_silence = BoundedDurationField(
         required=False,
-        min_value=timedelta(minutes=1),
-        max_value=timedelta(days=365),
+        min_value=EXPECTED_SILENCE_BOUNDS[0],
+        max_value=EXPECTED_SILENCE_BOUNDS[1],
     )
     # Blank is allowed (a manual source has none), so not an OpenAPI "uri".
     url = serializers.CharField(max_length=1000, required=False, allow_blank=True)
