@@ -19,7 +19,7 @@ from cases.models import (
     WebhookEvent,
     hash_token,
 )
-from cases.webhooks import delivery_retry, is_deliverable_url, webhook_secret_new
+from cases.webhooks import delivery_retry, webhook_secret_new, webhook_url_problem
 
 
 class ApiClientForm(forms.ModelForm):
@@ -85,8 +85,9 @@ class WebhookForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        if not is_deliverable_url(url):
-            raise forms.ValidationError("Only http and https URLs.")
+        problem = webhook_url_problem(url)
+        if problem:
+            raise forms.ValidationError(problem)
         return url
 
 

@@ -144,9 +144,11 @@ class ScopePermission(BasePermission):
     """API clients need the scope of the action; staff sessions are checked by role.
 
     A view says which scope each action needs in `required_scopes` (action name to
-    scope); otherwise reads need `read` and writes need `write`. Staff users may read;
-    their writes are checked by the services (role permissions) or, for writes that
-    are not a case service, by the Django permissions in `staff_permissions`.
+    scope); otherwise reads need `read` and writes need `write`. Staff reads need the
+    view permission of the view's model (webhooks and their deliveries: managers
+    only), plus what `staff_permissions` lists for the action; a view without a
+    model lists it there. Staff writes are checked by the services (role
+    permissions) or, for writes that are not a case service, by `staff_permissions`.
     """
 
     message = "This API client lacks the scope for this operation."
@@ -162,10 +164,24 @@ class ScopePermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active and user.is_staff):
             return False
-        needed = getattr(view, "staff_permissions", {}).get(
-            getattr(view, "action", None), ()
+        needed = tuple(
+            getattr(view, "staff_permissions", {}).get(
+                getattr(view, "action", None), ()
+            )
         )
+        if request.method in SAFE_METHODS:
+            needed += model_view_permission(view)
         return user.has_perms(needed)
+
+
+def model_view_permission(view) -> tuple[str, ...]:
+    """`<app>.view_<model>` of the view's queryset; () for a view without a model
+    (the schema, the docs, and reports, which name their permissions themselves)."""
+    queryset = getattr(view, "queryset", None)
+    if queryset is None:
+        return ()
+    meta = queryset.model._meta
+    return (f"{meta.app_label}.view_{meta.model_name}",)
 
 
 def required_scope(request, view) -> str:

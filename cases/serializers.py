@@ -23,7 +23,7 @@ from cases.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from cases.webhooks import is_deliverable_url
+from cases.webhooks import webhook_url_problem
 from sources.models import Author, Category, Department, Mention, Priority, SourceKind
 
 User = get_user_model()
@@ -382,8 +382,9 @@ class WebhookSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
     def validate_url(self, url: str) -> str:
-        if not is_deliverable_url(url):
-            raise serializers.ValidationError("Only http and https URLs.")
+        problem = webhook_url_problem(url)
+        if problem:
+            raise serializers.ValidationError(problem)
         return url
 
     def validate_events(self, events: list[str]) -> list[str]:

@@ -56,6 +56,7 @@ from cases.selectors import (
 )
 from cases.webhooks import webhook_event
 from sources.models import REACH_EXPRESSION, Department, Mention, Priority
+from webcare.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -756,17 +757,10 @@ def case_escalate(
     _refresh_next_due(case)
     case.save()
     _webhook("case.escalated", case)
-    transaction.on_commit(_enqueue_escalation_notice(escalation.pk))
+    from cases.tasks import send_escalation_notice
+
+    enqueue_on_commit(send_escalation_notice, escalation.pk)
     return escalation
-
-
-def _enqueue_escalation_notice(escalation_id: int):
-    def enqueue():
-        from cases.tasks import send_escalation_notice
-
-        send_escalation_notice.delay(escalation_id)
-
-    return enqueue
 
 
 def _lock_escalation(escalation: Escalation) -> Escalation:

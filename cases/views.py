@@ -226,6 +226,7 @@ class CaseViewSet(
     filterset_class = CaseFilter
     search_fields = ["subject", "crm_customer_id", "customer__handle", "=id"]
     ordering_fields = ["updated_at", "created_at", "id"]
+    staff_permissions = {"events": ("cases.view_caseevent",)}
 
     def get_queryset(self):
         return case_queryset()
@@ -646,6 +647,7 @@ class WebhookViewSet(
     ordering_fields = ["created_at", "id"]
     sync_field = "created_at"
     search_fields = ["url"]
+    staff_permissions = {"deliveries": ("cases.view_webhookdelivery",)}
 
     def get_queryset(self):
         client = request_client(self.request)

@@ -245,6 +245,12 @@ class ReportViewSet(ApiViewSetMixin, viewsets.ViewSet):
 
     filter_backends = []
     pagination_class = None
+    # No model to take a view permission from: each report names what it shows.
+    staff_permissions = {
+        "nps": ("reporting.view_survey",),
+        "response_times": ("cases.view_case",),
+        "volumes": ("cases.view_case",),
+    }
 
     def _query(self, serializer_class) -> dict:
         serializer = serializer_class(data=self.request.query_params)

@@ -6,6 +6,15 @@ from reporting.services import MAX_COMMENT_LENGTH
 SCORES = range(0, 11)
 
 
+class CommentField(forms.CharField):
+    """Line breaks arrive as CRLF from a browser's textarea but count as one
+    character in its maxlength: normalised to LF before the length is checked."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class SurveyAnswerForm(forms.Form):
     score = forms.TypedChoiceField(
         choices=[(score, str(score)) for score in SCORES],
@@ -16,8 +25,8 @@ class SurveyAnswerForm(forms.Form):
             "invalid_choice": _("Choose a score from 0 to 10."),
         },
     )
-    # Stored exactly as typed (no stripping); it is escaped wherever it is shown.
-    comment = forms.CharField(
+    # Stored as typed (no stripping, line breaks as LF); escaped wherever it is shown.
+    comment = CommentField(
         required=False,
         strip=False,
         max_length=MAX_COMMENT_LENGTH,

@@ -34,6 +34,7 @@ from cases.webhooks import webhook_event
 from reporting.models import DailySummary, Survey, SurveyChannel, SurveyStatus
 from reporting.nps import DETRACTOR, band
 from sources.models import Author, Priority
+from webcare.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -401,8 +402,7 @@ def survey_resend(
             scheduled_for=now.isoformat(),
             resend=True,
         )
-        survey_id = survey.pk
-        transaction.on_commit(lambda: send_survey.delay(survey_id))
+        enqueue_on_commit(send_survey, survey.pk)
     return survey
 
 

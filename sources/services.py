@@ -25,6 +25,8 @@ from django.db.models import DateTimeField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from webcare.celery import enqueue_on_commit
+
 from .connectors import (
     Connector,
     ConnectorError,
@@ -191,7 +193,7 @@ def _triage_after_commit(mention_ids: list[int]) -> None:
     # import-cycle) whenever the storing service is imported.
     from .triage.tasks import triage_mentions
 
-    transaction.on_commit(lambda: triage_mentions.delay(mention_ids))
+    enqueue_on_commit(triage_mentions, mention_ids)
 
 
 def _clean_item(item: MentionItem, source: Source) -> MentionItem | str:

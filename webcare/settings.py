@@ -297,15 +297,34 @@ CACHES = {
 }
 
 # Connector credentials: from the environment only, never stored in the database.
+# Each kind's credentials are sent only to the origin of its base_url (empty: the
+# platform's own API; Mastodon and Discourse have none, so their credentials need
+# the instance's URL here), whatever a source's URL says.
 WEBCARE_CONNECTOR_CREDENTIALS = {
-    "x_search": {"bearer_token": os.environ.get("X_BEARER_TOKEN", "")},
-    "mastodon": {"access_token": os.environ.get("MASTODON_ACCESS_TOKEN", "")},
-    "reddit": {"access_token": os.environ.get("REDDIT_ACCESS_TOKEN", "")},
-    "youtube": {"api_key": os.environ.get("YOUTUBE_API_KEY", "")},
-    "facebook": {"access_token": os.environ.get("FACEBOOK_ACCESS_TOKEN", "")},
+    "x_search": {
+        "bearer_token": os.environ.get("X_BEARER_TOKEN", ""),
+        "base_url": os.environ.get("X_API_BASE_URL", ""),
+    },
+    "mastodon": {
+        "access_token": os.environ.get("MASTODON_ACCESS_TOKEN", ""),
+        "base_url": os.environ.get("MASTODON_API_BASE_URL", ""),
+    },
+    "reddit": {
+        "access_token": os.environ.get("REDDIT_ACCESS_TOKEN", ""),
+        "base_url": os.environ.get("REDDIT_API_BASE_URL", ""),
+    },
+    "youtube": {
+        "api_key": os.environ.get("YOUTUBE_API_KEY", ""),
+        "base_url": os.environ.get("YOUTUBE_API_BASE_URL", ""),
+    },
+    "facebook": {
+        "access_token": os.environ.get("FACEBOOK_ACCESS_TOKEN", ""),
+        "base_url": os.environ.get("FACEBOOK_API_BASE_URL", ""),
+    },
     "discourse": {
         "api_key": os.environ.get("DISCOURSE_API_KEY", ""),
         "api_username": os.environ.get("DISCOURSE_API_USERNAME", ""),
+        "base_url": os.environ.get("DISCOURSE_API_BASE_URL", ""),
     },
     "feed": {},
 }
@@ -391,3 +410,8 @@ WEBCARE_SOURCE_FAILURE_ALERT_AFTER = envint("WEBCARE_SOURCE_FAILURE_ALERT_AFTER"
 WEBCARE_API_SYNC_SETTLE_SECONDS = envint("WEBCARE_API_SYNC_SETTLE_SECONDS", "2")
 # Webhook retries wait this long, doubling per attempt (up to an hour).
 WEBCARE_WEBHOOK_BACKOFF_SECONDS = envint("WEBCARE_WEBHOOK_BACKOFF_SECONDS", "30")
+# Webhooks to loopback, private, link-local and other internal addresses are refused
+# (at registration and at each delivery); true only for development and tests.
+WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = envbool(
+    "WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS", "false"
+)

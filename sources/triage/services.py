@@ -42,6 +42,7 @@ from sources.models import (
     TriageScope,
     TriageStatus,
 )
+from webcare.celery import enqueue_on_commit
 
 from .classifier import Classification, classify
 from .rules import (
@@ -714,14 +715,10 @@ def triage_run_start(
             last_mention_id=last_id,
             started_by=started_by if started_by is not None and started_by.pk else None,
         )
-        transaction.on_commit(lambda: _enqueue_run(run.pk))
+        from .tasks import retriage
+
+        enqueue_on_commit(retriage, run.pk)
     return run
-
-
-def _enqueue_run(run_id: int) -> None:
-    from .tasks import retriage
-
-    retriage.delay(run_id)
 
 
 def triage_run_step(*, run_id: int) -> bool:

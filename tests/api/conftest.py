@@ -15,6 +15,9 @@ def api_settings(settings):
     # window (tests that are about the window set it themselves).
     settings.ROOT_URLCONF = "tests.api.urls"
     settings.WEBCARE_API_SYNC_SETTLE_SECONDS = 0
+    # The webhook receivers of these tests listen on 127.0.0.1; the tests of the
+    # refusal of internal hosts turn this off again.
+    settings.WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = True
     cache.clear()
     yield settings
     cache.clear()

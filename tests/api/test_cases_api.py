@@ -1,5 +1,7 @@
 import pytest
+from kombu.exceptions import OperationalError
 
+from cases import tasks
 from cases.models import (
     ApiAuditEntry,
     Case,
@@ -271,3 +273,21 @@ def test_automatic_assignment_or_an_assignee_but_not_both(crm, agent):
     response = crm.post(f"{CASES}{case.pk}/assign/", {"automatic": True}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["assignee"]["id"] == agent.pk
+
+
+def test_an_escalation_is_answered_201_when_the_broker_is_down(
+    crm, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Connection refused")
+
+    monkeypatch.setattr(tasks.send_escalation_notice, "delay", broker_down)
+    case = CaseFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = crm.post(
+            f"/api/v1/cases/{case.pk}/escalate/",
+            {"department": "security", "reason": "Phishing link"},
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    assert Escalation.objects.get().case_id == case.pk

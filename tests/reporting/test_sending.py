@@ -5,6 +5,7 @@ import pytest
 from celery.exceptions import Retry
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from cases.models import CaseEvent, CaseStatus, EventKind
 from reporting.models import Survey, SurveyChannel, SurveyStatus
@@ -12,6 +13,7 @@ from reporting.services import (
     SurveyDeliveryError,
     survey_deliver,
     survey_expire_due,
+    survey_resend,
     survey_schedule_for_case,
 )
 from reporting.tasks import process_surveys, send_survey
@@ -354,3 +356,24 @@ def test_many_duplicate_tasks_at_once_send_exactly_one_email(on_postgres, smtp_s
     assert "busy" in results
     assert len(smtp_server.messages) == 1
     assert CaseEvent.objects.filter(kind=EventKind.SURVEY_SENT).count() == 1
+
+
+def test_a_resend_is_saved_when_the_broker_is_down(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Connection refused")
+
+    monkeypatch.setattr(send_survey, "delay", broker_down)
+    survey = sent_survey(status=SurveyStatus.FAILED, sent_at=None, send_attempts=5)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        resent = survey_resend(survey=survey)
+    assert callbacks
+    assert resent.status == SurveyStatus.SCHEDULED
+    survey.refresh_from_db()
+    assert (survey.status, survey.send_attempts) == (SurveyStatus.SCHEDULED, 0)
+    # process_surveys finds it due and queues it.
+    queued = []
+    monkeypatch.setattr(send_survey, "delay", queued.append)
+    assert process_surveys()["due"] == 1
+    assert queued == [survey.pk]

@@ -188,6 +188,32 @@ def test_the_comment_is_stored_as_given_and_shown_escaped(client):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
 
 
+def test_a_full_comment_with_browser_line_breaks_is_accepted(client):
+    # A textarea's maxlength counts a line break as one character; the browser
+    # submits it as CRLF. 2,000 characters as typed must fit.
+    lines = ["x" * 399] * 5
+    typed = "\n".join(lines) + "\n" * 5
+    typed = typed[:2000]
+    assert len(typed) == 2000
+    survey = sent_survey()
+    response = client.post(
+        url(survey), {"score": "8", "comment": typed.replace("\n", "\r\n")}
+    )
+    assert response.status_code == 302
+    survey.refresh_from_db()
+    assert survey.status == SurveyStatus.ANSWERED
+    assert survey.comment == typed
+
+
+def test_a_comment_longer_than_2000_characters_is_refused(client):
+    survey = sent_survey()
+    response = client.post(url(survey), {"score": "8", "comment": "y" * 2001})
+    assert response.status_code == 400
+    survey.refresh_from_db()
+    assert survey.status == SurveyStatus.SENT
+    assert survey.comment == ""
+
+
 def test_a_hostile_subject_is_shown_escaped(client):
     survey = sent_survey(subject='<img src=x onerror="alert(1)">')
     html = client.get(url(survey)).content.decode()
