@@ -273,6 +273,16 @@ def _refresh_reach(case: Case) -> None:
     case.reach = max(total, 0)
 
 
+def _refuse_with_open_work(case: Case, verb: str) -> None:
+    """A case is not finished while a department or a promise still owes something."""
+    for message in (
+        _open_escalations_message(case, verb),
+        _open_commitments_message(case, verb),
+    ):
+        if message:
+            raise CaseError(message)
+
+
 def _open_escalations_message(case: Case, verb: str) -> str | None:
     open_departments = sorted(
         Department(department).label
@@ -855,12 +865,7 @@ def case_resolve(*, case: Case, actor=None, actor_label: str = "") -> Case:
     case = _lock(case)
     if not case.can_move_to(CaseStatus.RESOLVED):
         raise _transition_error(case, CaseStatus.RESOLVED)
-    for message in (
-        _open_escalations_message(case, "resolved"),
-        _open_commitments_message(case, "resolved"),
-    ):
-        if message:
-            raise CaseError(message)
+    _refuse_with_open_work(case, "resolved")
     now = timezone.now()
     _set_status(
         case, CaseStatus.RESOLVED, now=now, actor=actor, actor_label=actor_label
@@ -921,12 +926,7 @@ def case_close(*, case: Case, reason: str, actor=None, actor_label: str = "") ->
     case = _lock(case)
     if not case.can_move_to(CaseStatus.CLOSED):
         raise _transition_error(case, CaseStatus.CLOSED)
-    for message in (
-        _open_escalations_message(case, "closed"),
-        _open_commitments_message(case, "closed"),
-    ):
-        if message:
-            raise CaseError(message)
+    _refuse_with_open_work(case, "closed")
     now = timezone.now()
     _set_status(
         case,
@@ -1069,12 +1069,12 @@ def commitment_make(
 
 
 def _close_commitment(commitment, new_status, kind, *, actor, actor_label):
-    commitment = (
-        Commitment.objects.select_for_update()
-        .select_related("case")
-        .get(pk=commitment.pk)
-    )
-    case = _lock(commitment.case)
+    # The case first, then the commitment: the order every other service locks in
+    # (a merge locks cases, then their commitments), so the two cannot deadlock.
+    # A commitment never changes case, so its case id can be read before locking.
+    case_id = Commitment.objects.values_list("case_id", flat=True).get(pk=commitment.pk)
+    case = Case.objects.select_for_update().get(pk=case_id)
+    commitment = Commitment.objects.select_for_update().get(pk=commitment.pk)
     if commitment.status != CommitmentStatus.OPEN:
         raise InvalidTransition(
             f"This commitment is already {commitment.get_status_display().lower()}."
