@@ -11,10 +11,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cases import services
-from cases.models import Agent, Case, CaseEvent, CloseReason, Team, Topic
+from cases.models import Agent, Case, CaseEvent, CloseReason, Reply, Team, Topic
 from reporting.models import Survey, SurveyStatus
 from sources.models import Author, Mention, Source, SourceKind
 from sources.triage.services import mentions_triage
@@ -170,7 +171,7 @@ def load_demo_data(*, seed: int = 7) -> dict:
             author=author,
             text=text,
             language=language,
-            published_at=now - timedelta(hours=rng.randint(1, 24 * 45)),
+            published_at=now - timedelta(minutes=rng.randint(5, 6 * 60)),
             likes=rng.randint(0, 40),
             reposts=rng.randint(0, 3),
         )
@@ -220,13 +221,6 @@ def load_demo_data(*, seed: int = 7) -> dict:
                 text="Checked with woordvoering: the claim is false; answer with "
                 "the facts.",
             )
-        # Date the case from its first mention, so reports and targets have history.
-        first = case.mentions.order_by("published_at").first()
-        if first is not None:
-            Case.objects.filter(pk=case.pk).update(created_at=first.published_at)
-            CaseEvent.objects.filter(case=case, kind="created").update(
-                created_at=first.published_at
-            )
 
     # History: helped customers of the last weeks and their answers, so that the NPS
     # figures have enough answers to mean something.
@@ -247,10 +241,19 @@ def load_demo_data(*, seed: int = 7) -> dict:
         )
         services.case_resolve(case=case, actor=agent)
         case.topics.add(rng.choice(topics))
-        helped = now - timedelta(days=rng.randint(2, 60))
+        # Move the whole case back in time, every timestamp by the same shift, so its
+        # response and resolution times stay what the services recorded.
+        shift = timedelta(days=rng.randint(2, 60), minutes=rng.randint(0, 600))
         Case.objects.filter(pk=case.pk).update(
-            created_at=helped - timedelta(hours=3), resolved_at=helped
+            created_at=F("created_at") - shift,
+            first_response_at=F("first_response_at") - shift,
+            resolved_at=F("resolved_at") - shift,
+            first_response_due_at=F("first_response_due_at") - shift,
+            resolution_due_at=F("resolution_due_at") - shift,
         )
+        Reply.objects.filter(case=case).update(sent_at=F("sent_at") - shift)
+        CaseEvent.objects.filter(case=case).update(created_at=F("created_at") - shift)
+        helped = now - shift
         score = scores[number % len(scores)]
         Survey.objects.filter(case=case).update(
             status=SurveyStatus.ANSWERED,

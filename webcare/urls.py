@@ -4,6 +4,8 @@ from django.urls import include, path
 admin.site.site_header = "webcare"
 admin.site.site_title = "webcare"
 admin.site.index_title = "Cases, mentions and sources"
+# The case queue needs the width more than a second navigation does.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -19,6 +19,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 
 from .classifier import CATEGORIES, fold
 
@@ -232,8 +233,8 @@ def decide(
         if matched is not None:
             explanation.append(f"rule {matched.name!r} not applied")
         return _review(
-            f"when in doubt, do not act: confidence {facts.confidence:.2f} "
-            f"is below {min_confidence:.2f}",
+            f"when in doubt, do not act: confidence "
+            f"{_below(facts.confidence)} is below {min_confidence:.2f}",
             explanation,
         )
     if matched is None:
@@ -334,3 +335,9 @@ DEFAULT_RULES: tuple[RuleSpec, ...] = (
         reason="commercial/spam",
     ),
 )
+
+
+def _below(confidence: float) -> str:
+    """The confidence in two decimals, rounded down: 0.5995 must not read "0.60"
+    beside a floor of 0.60."""
+    return str(Decimal(str(confidence)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))

@@ -393,3 +393,18 @@ def test_a_decision_is_frozen():
     assert isinstance(decision, Decision)
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.outcome = "engage"
+
+
+def test_the_review_reason_never_shows_the_confidence_rounded_up_to_the_floor():
+    facts = MentionFacts(
+        text="x",
+        category="factual_inaccuracy",
+        confidence=0.5995,
+        source_kind="x_search",
+        author_flags=frozenset(),
+        reach=0,
+        language="nl",
+    )
+    decision = decide(DEFAULT_RULES, facts, min_confidence=0.6)
+    assert decision.outcome == "review"
+    assert "confidence 0.59 is below 0.60" in decision.reason
