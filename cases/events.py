@@ -14,16 +14,17 @@ from django.utils import timezone
 from cases.models import Case, CaseEvent, Commitment, Escalation, EventKind, Reply
 
 
-def _record(
+def case_event(
     *,
-    case: Case,
+    case: Case | int,
     kind: str,
-    actor: AbstractBaseUser | None,
-    actor_label: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
     **data: Any,
 ) -> CaseEvent:
+    """One audit row; the typed functions below, and other apps, go through it."""
     return CaseEvent.objects.create(
-        case=case,
+        case_id=case if isinstance(case, int) else case.pk,
         kind=kind,
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor_label,
@@ -34,7 +35,7 @@ def _record(
 
 
 def case_created_event(*, case: Case, actor=None, actor_label="") -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.CREATED,
         actor=actor,
@@ -51,7 +52,7 @@ def case_status_changed_event(
     data = {"from": old, "to": new}
     if reason:
         data["reason"] = reason
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.STATUS_CHANGED,
         actor=actor,
@@ -68,7 +69,7 @@ def case_assigned_event(
     actor=None,
     actor_label="",
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.ASSIGNED,
         actor=actor,
@@ -80,7 +81,7 @@ def case_assigned_event(
 def case_mention_added_event(
     *, case: Case, mention_id: int, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.MENTION_ADDED,
         actor=actor,
@@ -92,7 +93,7 @@ def case_mention_added_event(
 def case_follow_up_event(
     *, case: Case, mention_id: int, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.FOLLOW_UP,
         actor=actor,
@@ -104,7 +105,7 @@ def case_follow_up_event(
 def case_replied_event(
     *, reply: Reply, first_response: bool, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=reply.case,
         kind=EventKind.REPLIED,
         actor=actor,
@@ -121,7 +122,7 @@ def case_replied_event(
 def case_note_added_event(
     *, case: Case, note_id: int, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.NOTE_ADDED,
         actor=actor,
@@ -133,7 +134,7 @@ def case_note_added_event(
 def case_escalated_event(
     *, escalation: Escalation, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=escalation.case,
         kind=EventKind.ESCALATED,
         actor=actor,
@@ -147,7 +148,7 @@ def case_escalated_event(
 def escalation_acknowledged_event(
     *, escalation: Escalation, note: str = "", actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=escalation.case,
         kind=EventKind.ESCALATION_ACKNOWLEDGED,
         actor=actor,
@@ -161,7 +162,7 @@ def escalation_acknowledged_event(
 def escalation_resolved_event(
     *, escalation: Escalation, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=escalation.case,
         kind=EventKind.ESCALATION_RESOLVED,
         actor=actor,
@@ -175,7 +176,7 @@ def escalation_resolved_event(
 def commitment_event(
     *, commitment: Commitment, kind: str, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=commitment.case,
         kind=kind,
         actor=actor,
@@ -191,7 +192,7 @@ def case_updated_event(
     *, case: Case, changes: dict[str, list], actor=None, actor_label=""
 ) -> CaseEvent:
     """`changes` maps a field to [old, new] (JSON-friendly values)."""
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.UPDATED,
         actor=actor,
@@ -203,7 +204,7 @@ def case_updated_event(
 def case_priority_changed_event(
     *, case: Case, old: str, new: str, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.PRIORITY_CHANGED,
         actor=actor,
@@ -215,7 +216,7 @@ def case_priority_changed_event(
 def case_merged_event(
     *, case: Case, duplicate_id: int, into_id: int, actor=None, actor_label=""
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.MERGED,
         actor=actor,
@@ -228,7 +229,7 @@ def case_merged_event(
 def target_warning_event(
     *, case: Case, target: str, due_at, actor_label="", **data: Any
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.TARGET_WARNING,
         actor=None,
@@ -242,7 +243,7 @@ def target_warning_event(
 def target_breached_event(
     *, case: Case, target: str, due_at, actor_label="", **data: Any
 ) -> CaseEvent:
-    return _record(
+    return case_event(
         case=case,
         kind=EventKind.TARGET_BREACHED,
         actor=None,

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from cases.events import case_event
 from cases.models import (
     ACTIVE_STATUSES,
     Case,
@@ -87,23 +88,6 @@ class AnswerOutcome(StrEnum):
 
 
 # --- audit -----------------------------------------------------------------------
-
-
-def _event(
-    *,
-    case: Case | int,
-    kind: str,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-    **data,
-) -> CaseEvent:
-    return CaseEvent.objects.create(
-        case_id=case if isinstance(case, int) else case.pk,
-        kind=kind,
-        actor=actor if actor is not None and actor.pk else None,
-        actor_label=actor_label,
-        data=data,
-    )
 
 
 # --- links -------------------------------------------------------------------------
@@ -251,7 +235,7 @@ def survey_schedule_for_case(
             Author.objects.select_for_update().filter(pk=case.customer_id).first()
         reason = _schedule_exclusion(case=case, now=now)
         if reason:
-            _event(
+            case_event(
                 case=case,
                 kind=EventKind.SURVEY_CANCELLED,
                 actor=actor,
@@ -274,7 +258,7 @@ def survey_schedule_for_case(
             created_at=now,
             scheduled_for=(case.resolved_at or now) + settings.WEBCARE_SURVEY_DELAY,
         )
-        _event(
+        case_event(
             case=case,
             kind=EventKind.SURVEY_SCHEDULED,
             actor=actor,
@@ -301,7 +285,7 @@ def _cancel_locked(
     survey.status = SurveyStatus.CANCELLED
     survey.cancelled_at = now
     survey.save(update_fields=["status", "cancelled_at"])
-    _event(
+    case_event(
         case=survey.case_id,
         kind=EventKind.SURVEY_CANCELLED,
         actor=actor,
@@ -392,7 +376,7 @@ def survey_resend(
         survey.save(
             update_fields=["status", "scheduled_for", "send_attempts", "last_error"]
         )
-        _event(
+        case_event(
             case=survey.case_id,
             kind=EventKind.SURVEY_SCHEDULED,
             actor=actor,
@@ -550,7 +534,7 @@ def survey_deliver(*, survey_id: int, now: datetime | None = None) -> str:
             survey.save(
                 update_fields=["status", "sent_at", "reminded_at", "last_error"]
             )
-            _event(
+            case_event(
                 case=survey.case_id,
                 kind=EventKind.SURVEY_SENT,
                 actor_label="system:send_survey",
@@ -684,7 +668,7 @@ def _open_follow_up(*, survey: Survey, now: datetime) -> None:
             # The agent who helped has left or may no longer take cases: the
             # follow-up stays in the team queue; the customer's answer still counts.
             commitment = None
-    _event(
+    case_event(
         case=case,
         kind=EventKind.FOLLOW_UP,
         actor_label=label,
@@ -721,7 +705,7 @@ def survey_answer(
             old_score, old_comment = survey.score, survey.comment
             survey.score, survey.comment, survey.corrected_at = score, comment, now
             survey.save(update_fields=["score", "comment", "corrected_at"])
-            _event(
+            case_event(
                 case=survey.case_id,
                 kind=EventKind.SURVEY_CORRECTED,
                 actor_label="customer",
@@ -745,7 +729,7 @@ def survey_answer(
         survey.status = SurveyStatus.ANSWERED
         survey.score, survey.comment, survey.responded_at = score, comment, now
         survey.save(update_fields=["status", "score", "comment", "responded_at"])
-        _event(
+        case_event(
             case=survey.case_id,
             kind=EventKind.SURVEY_ANSWERED,
             actor_label="customer",
