@@ -165,3 +165,21 @@ def test_it_needs_a_bearer_token(http_server, connect):
     with pytest.raises(ConnectorError, match="bearer token"):
         list(connector.fetch())
     assert http_server.requests == []
+
+
+def test_a_reply_carries_its_conversation_and_parent(http_server, connect):
+    http_server.add(
+        PATH, 200, body=recording("crafted/x_reply_thread.json").read_bytes()
+    )
+
+    (page,) = list(make(connect).fetch())
+
+    by_id = {item.external_id: item for item in page.items}
+    original = by_id["1860000000000000001"]
+    reply = by_id["1860000000000000002"]
+    assert original.conversation_key == reply.conversation_key == "1860000000000000001"
+    assert reply.in_reply_to == "1860000000000000001"
+    assert original.in_reply_to == ""
+    assert reply.text.endswith("& nog steeds geen antwoord")
+    assert reply.author_handle == "klant_bob"
+    assert page.cursor == {"since_id": "1860000000000000002"}
