@@ -415,7 +415,7 @@ def _local_to_utc(zone: tzinfo, wall: datetime) -> datetime:
     return high
 
 
-def _day_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
+def day_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
     """Opening intervals (UTC, half-open) of the blocks that start on local `day`."""
     day_blocks = schedule.blocks.get(day.weekday())
     if not day_blocks or schedule.is_closed_day(day):
@@ -447,7 +447,7 @@ def _intervals_after(
     closed_days = 0
     while True:
         found = False
-        for opens, closes in _day_intervals(schedule, day):
+        for opens, closes in day_intervals(schedule, day):
             if closes > since:
                 found = True
                 yield max(opens, since), closes
@@ -468,7 +468,7 @@ def is_open(schedule: Schedule, at: datetime) -> bool:
     instant = _as_utc(at, "at")
     today = _local_date(schedule, instant)
     for offset in (-1, 0, 1):
-        for opens, closes in _day_intervals(schedule, today + timedelta(days=offset)):
+        for opens, closes in day_intervals(schedule, today + timedelta(days=offset)):
             if opens <= instant < closes:
                 return True
     return False
@@ -512,7 +512,7 @@ def business_time_between(
     day = _local_date(schedule, start_utc) - timedelta(days=1)
     last_day = _local_date(schedule, end_utc)
     while day <= last_day:
-        for opens, closes in _day_intervals(schedule, day):
+        for opens, closes in day_intervals(schedule, day):
             overlap = min(closes, end_utc) - max(opens, start_utc)
             if overlap > timedelta(0):
                 total += overlap
