@@ -436,6 +436,9 @@ class TriageRun(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last batch was done."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 

@@ -731,8 +731,9 @@ def triage_run_step(*, run_id: int) -> bool:
     if run is None or run.status in (TriageRunStatus.DONE, TriageRunStatus.FAILED):
         return False
     if run.status == TriageRunStatus.QUEUED:
+        now = timezone.now()
         TriageRun.objects.filter(pk=run_id, status=TriageRunStatus.QUEUED).update(
-            status=TriageRunStatus.RUNNING, started_at=timezone.now()
+            status=TriageRunStatus.RUNNING, started_at=now, progressed_at=now
         )
     statuses = SCOPE_STATUSES[run.scope]
     ids = list(
@@ -761,12 +762,27 @@ def triage_run_step(*, run_id: int) -> bool:
         pk=run_id, cursor_mention_id=run.cursor_mention_id
     ).update(
         cursor_mention_id=ids[-1],
+        progressed_at=timezone.now(),
         done=done,
         # A mention that entered the scope after the start is done too.
         total=max(run.total, done),
         results={key: value for key, value in sorted(results.items()) if value},
     )
     return bool(moved)
+
+
+def triage_runs_stalled(*, older_than: datetime) -> list[int]:
+    """Runs whose task was lost: queued or running, and no batch done since then."""
+    return list(
+        TriageRun.objects.filter(
+            status__in=(TriageRunStatus.QUEUED, TriageRunStatus.RUNNING)
+        )
+        .filter(
+            Q(progressed_at__lt=older_than)
+            | Q(progressed_at__isnull=True, created_at__lt=older_than)
+        )
+        .values_list("id", flat=True)
+    )
 
 
 def triage_run_fail(*, run_id: int, error: str) -> None:

@@ -18,6 +18,7 @@ from .services import (
     mentions_triage,
     triage_run_fail,
     triage_run_step,
+    triage_runs_stalled,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,13 @@ def triage_mentions(mention_ids: list[int]) -> dict:
 
 @shared_task(name="sources.triage.tasks.triage_pending")
 def triage_pending() -> dict:
-    """Safety net for a lost task: mentions still pending a minute after arrival."""
-    ids = mentions_pending(older_than=timezone.now() - timedelta(minutes=1))
+    """Safety net for lost tasks: mentions still pending a minute after arrival, and
+    triage runs with no batch done for five minutes (a run re-queues itself after
+    each minute of work, so a quiet one lost its message)."""
+    now = timezone.now()
+    for run_id in triage_runs_stalled(older_than=now - timedelta(minutes=5)):
+        retriage.delay(run_id)
+    ids = mentions_pending(older_than=now - timedelta(minutes=1))
     if not ids:
         return {"triaged": 0, "skipped": 0, "failed": 0}
     return triage_mentions(ids)

@@ -173,3 +173,32 @@ def test_the_run_is_queued_after_commit(django_capture_on_commit_callbacks):
     run.refresh_from_db()
     assert run.status == TriageRunStatus.DONE
     assert run.done == 1
+
+
+def test_the_safety_net_restarts_a_run_whose_task_was_lost(
+    django_capture_on_commit_callbacks,
+):
+    sponsoring = [MentionFactory(text=OTHER) for _ in range(3)]
+    tasks.triage_mentions([m.pk for m in sponsoring])
+    EngagementRule.objects.create(
+        name="Sponsoring news", position=85, patterns="sponsort", outcome="ignore"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        run = triage_run_start(scope="review", batch_size=2)  # its message is lost
+    quiet = TriageRun.objects.create(scope="review")  # new, not stalled yet
+
+    tasks.triage_pending()
+    run.refresh_from_db()
+    assert run.status == TriageRunStatus.QUEUED  # not quiet for five minutes yet
+
+    TriageRun.objects.filter(pk=run.pk).update(
+        created_at=timezone.now() - timedelta(minutes=6)
+    )
+    tasks.triage_pending()
+
+    run.refresh_from_db()
+    assert run.status == TriageRunStatus.DONE
+    assert run.results == {"ignored": 3}
+    assert run.progressed_at is not None
+    quiet.refresh_from_db()
+    assert quiet.status == TriageRunStatus.QUEUED
