@@ -51,6 +51,7 @@ from cases.models import (
 from cases.services import CaseError
 from reporting.admin import SurveyInline
 from sources.models import Mention, Priority
+from webcare.admin_mixins import ReadOnlyAdminMixin
 
 try:  # The survey helper's services; the action exists only when they do.
     from reporting.services import SurveyError, survey_resend, survey_schedule_for_case
@@ -138,19 +139,6 @@ def _action_form_page(modeladmin, request, queryset, *, form, title, action):
     return render(request, "admin/cases/action_form.html", context)
 
 
-class ReadOnlyAdminMixin:
-    """Audit rows: seen, never changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 # --- The queue ---------------------------------------------------------------------
 
 
@@ -193,7 +181,7 @@ class QueueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class MentionInline(admin.TabularInline):
+class MentionInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The conversation, in time order, as posted (escaped)."""
 
     model = Mention
@@ -201,7 +189,6 @@ class MentionInline(admin.TabularInline):
     fields = ("published_at", "source", "author", "text", "url", "reach_now")
     readonly_fields = fields
     extra = 0
-    can_delete = False
     verbose_name = "mention in the conversation"
     verbose_name_plural = "conversation"
 
@@ -216,12 +203,6 @@ class MentionInline(admin.TabularInline):
     @admin.display(description="reach")
     def reach_now(self, obj):
         return obj.reach
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ReplyInline(ReadOnlyAdminMixin, admin.TabularInline):

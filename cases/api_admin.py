@@ -20,6 +20,7 @@ from cases.models import (
     hash_token,
 )
 from cases.webhooks import delivery_retry, webhook_secret_new, webhook_url_problem
+from webcare.admin_mixins import ReadOnlyAdminMixin
 
 
 class ApiClientForm(forms.ModelForm):
@@ -117,7 +118,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "event",
@@ -135,15 +136,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["retry"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.action(
         description="Retry the selected failed deliveries",
         permissions=["view"],
@@ -157,7 +149,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiAuditEntry)
-class ApiAuditEntryAdmin(admin.ModelAdmin):
+class ApiAuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "client_name",
@@ -170,12 +162,3 @@ class ApiAuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["client_name", "method", "status_code"]
     search_fields = ["client_name", "path", "object_id", "idempotency_key"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -98,10 +98,13 @@ def staff_who_may_reply():
 class _ActiveCaseInlineForm(forms.ModelForm):
     """An inline row that adds something to the case through a service."""
 
+    def _chosen_case(self, cleaned):
+        # The inline's parent, or the case chosen on the commitment's own add page.
+        return cleaned.get("case") or getattr(self.instance, "case", None)
+
     def clean(self):
         cleaned = super().clean()
-        # The inline's parent, or the case chosen on the commitment's own add page.
-        case = cleaned.get("case") or getattr(self.instance, "case", None)
+        case = self._chosen_case(cleaned)
         if (
             self.has_changed()
             and case is not None
@@ -127,7 +130,7 @@ class NewReplyForm(_ActiveCaseInlineForm):
 
     def clean(self):
         cleaned = super().clean()
-        case = cleaned.get("case") or getattr(self.instance, "case", None)
+        case = self._chosen_case(cleaned)
         # Shown on the form, so the typed reply is not lost to a message after saving.
         if (
             self.has_changed()

@@ -18,6 +18,7 @@ from django.utils.text import Truncator
 
 from cases.models import Case
 from cases.services import CaseError, case_add_mention
+from webcare.admin_mixins import ReadOnlyAdminMixin
 
 from .connectors import ConnectorError, connector_for
 from .connectors.base import NOT_SECRET
@@ -212,19 +213,12 @@ class AuthorAdmin(admin.ModelAdmin):
     readonly_fields = ("platform", "platform_id", "created_at", "updated_at")
 
 
-class ReachSampleInline(admin.TabularInline):
+class ReachSampleInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReachSample
     fields = ("sampled_at", "reach")
     readonly_fields = fields
     extra = 0
-    can_delete = False
     ordering = ("-sampled_at",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class AddToCaseForm(forms.Form):
