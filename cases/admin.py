@@ -158,7 +158,7 @@ class QueueFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        active = queryset.filter(status__in=ACTIVE_STATUSES)
+        active = queryset.active()
         if value == "mine":
             return active.filter(assignee=request.user)
         if value == "team":

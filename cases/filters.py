@@ -161,7 +161,7 @@ class CaseFilter(django_filters.FilterSet):
 
     def filter_active(self, queryset, name, value):
         if value:
-            return queryset.filter(status__in=ACTIVE_STATUSES)
+            return queryset.active()
         return queryset.exclude(status__in=ACTIVE_STATUSES)
 
 

@@ -80,7 +80,7 @@ def overdue_cases(now: datetime | None = None) -> QuerySet[Case]:
     """Active cases past a due time, or with a promise past its due time."""
     now = now or timezone.now()
     return (
-        Case.objects.filter(status__in=ACTIVE_STATUSES)
+        Case.objects.active()
         .annotate(has_overdue_commitment=overdue_commitments_exist())
         .filter(Q(next_due_at__lt=now) | Q(has_overdue_commitment=True))
     )

@@ -218,7 +218,7 @@ def _refresh_next_due(case: Case) -> None:
             candidates.append(case.resolution_due_at)
         if case.pk:
             promise = (
-                case.commitments.filter(status=CommitmentStatus.OPEN)
+                case.commitments.open()
                 .order_by("due_at")
                 .values_list("due_at", flat=True)
                 .first()
@@ -299,7 +299,7 @@ def _open_escalations_message(case: Case, verb: str) -> str | None:
 
 
 def _open_commitments_message(case: Case, verb: str) -> str | None:
-    promise = case.commitments.filter(status=CommitmentStatus.OPEN).first()
+    promise = case.commitments.open().first()
     if promise:
         return (
             f"Case #{case.pk} has an open commitment ({promise.description}); keep or "
@@ -984,7 +984,7 @@ def case_merge(
         raise CaseError(message)
     now = timezone.now()
     Mention.objects.filter(case=duplicate).update(case=into)
-    duplicate.commitments.filter(status=CommitmentStatus.OPEN).update(case=into)
+    duplicate.commitments.open().update(case=into)
     into.topics.add(*duplicate.topics.all())
     if duplicate.is_structural and not into.is_structural:
         into.is_structural = True
