@@ -3,6 +3,7 @@ import os
 
 from celery import Celery
 from django.db import transaction
+from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webcare.settings")
@@ -20,10 +21,17 @@ BROKER_ERRORS = (OperationalError, ConnectionError)
 def enqueue_on_commit(task, *args, **kwargs) -> None:
     """Queue `task` with these arguments once the current transaction commits.
 
+    `task` is a task or its dotted path ("reporting.tasks.send_survey"): services
+    name the task they set off instead of importing the tasks module, which imports
+    them. The path is resolved now, so a wrong one fails in the caller, not later.
+
     The change is committed by then: a broker that is down must not turn it into a
     500. The failure is logged; the periodic sweeps (retry_webhook_deliveries,
     process_surveys, triage_pending, check_case_deadlines) pick the work up.
     """
+
+    if isinstance(task, str):
+        task = import_string(task)
 
     def enqueue():
         try:
