@@ -194,9 +194,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from cases.api_auth import api_client_create
     from cases.models import Case
     from sources.models import Mention
+    from webcare.api.auth import api_client_create
 
     loaded = load_data()
     counts = {"cases": Case.objects.count(), "mentions": Mention.objects.count()}

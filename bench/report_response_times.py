@@ -144,8 +144,8 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from cases.api_auth import api_client_create
     from cases.models import Case
+    from webcare.api.auth import api_client_create
 
     if reuse and Case.objects.exists():
         call_command("migrate", verbosity=0)

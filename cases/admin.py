@@ -1139,4 +1139,3 @@ class HolidayAdmin(admin.ModelAdmin):
 
 
 # API clients, webhooks and the API audit log.
-from cases import api_admin  # noqa: E402, F401

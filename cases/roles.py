@@ -86,6 +86,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "sources": ("*",),
         "cases": ("*",),
         "reporting": ("*",),
+        "api": ("*",),
     },
 }
 
@@ -94,7 +95,11 @@ def apply_roles(apps, schema_editor=None) -> None:
     """Create or update the staff groups. Works with the real or the historical apps."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for app_label in ("sources", "cases", "reporting"):
+    # An early migration sees an older project: apps added later (the API app) get
+    # their permissions from the migration that adds them.
+    app_labels = {label for per_app in ROLE_PERMISSIONS.values() for label in per_app}
+    present = {label for label in app_labels if _has_app(apps, label)}
+    for app_label in sorted(present):
         # Permissions are normally created after migrate; the groups need them now.
         app_config = apps.get_app_config(app_label)
         models_module = getattr(app_config, "models_module", None)
@@ -105,6 +110,8 @@ def apply_roles(apps, schema_editor=None) -> None:
         group, _ = Group.objects.get_or_create(name=role)
         permissions = []
         for app_label, codenames in per_app.items():
+            if app_label not in present:
+                continue
             qs = Permission.objects.filter(content_type__app_label=app_label)
             if codenames != ("*",):
                 qs = qs.filter(codename__in=codenames)
@@ -120,3 +127,11 @@ def apply_roles(apps, schema_editor=None) -> None:
                     raise RuntimeError(f"Unknown permissions for {role}: {missing}")
             permissions.extend(qs)
         group.permissions.set(permissions)
+
+
+def _has_app(apps, label: str) -> bool:
+    try:
+        apps.get_app_config(label)
+    except LookupError:
+        return False
+    return True

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "webcare.api",
     "sources",
     "cases",
     "reporting",
@@ -226,7 +227,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "retry-webhook-deliveries": {
-        "task": "cases.webhooks.retry_webhook_deliveries",
+        "task": "webcare.api.tasks.retry_webhook_deliveries",
         "schedule": 60.0,
     },
     "triage-pending": {
@@ -243,7 +244,7 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "cases.api_auth.ApiClientAuthentication",
+        "webcare.api.auth.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -280,8 +281,8 @@ SPECTACULAR_SETTINGS = {
         "EscalationStatusEnum": "cases.models.EscalationStatus",
         "CommitmentStatusEnum": "cases.models.CommitmentStatus",
         "EventKindEnum": "cases.models.EventKind",
-        "WebhookEventEnum": "cases.models.WebhookEvent",
-        "DeliveryStatusEnum": "cases.models.DeliveryStatus",
+        "WebhookEventEnum": "webcare.api.models.WebhookEvent",
+        "DeliveryStatusEnum": "webcare.api.models.DeliveryStatus",
         "SurveyStatusEnum": "reporting.models.SurveyStatus",
         "SurveyChannelEnum": "reporting.models.SurveyChannel",
     },

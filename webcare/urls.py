@@ -10,6 +10,6 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API for the CRM, its OpenAPI schema (schema/) and Swagger page (docs/).
-    path("api/v1/", include("cases.urls")),
+    path("api/v1/", include("webcare.api.urls")),
     path("s/", include("reporting.urls")),
 ]

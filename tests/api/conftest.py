@@ -1,19 +1,18 @@
-"""Fixtures for the CRM API: clients with tokens and scopes, staff, a routed urlconf."""
+"""Fixtures for the CRM API: clients with tokens and scopes, staff, the project's urlconf."""
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from cases.api_auth import api_client_create
 from cases.models import Agent
 from tests.factories import TeamFactory, UserFactory
+from webcare.api.auth import api_client_create
 
 
 @pytest.fixture(autouse=True)
 def api_settings(settings):
-    # The API's routes as the lead mounts them, fresh throttle buckets, and no settle
-    # window (tests that are about the window set it themselves).
-    settings.ROOT_URLCONF = "tests.api.urls"
+    # Fresh throttle buckets, and no settle window (tests that are about the window
+    # set it themselves).
     settings.WEBCARE_API_SYNC_SETTLE_SECONDS = 0
     # The webhook receivers of these tests listen on 127.0.0.1; the tests of the
     # refusal of internal hosts turn this off again.

@@ -5,8 +5,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases.models import ApiAuditEntry, ApiClient, Case, hash_token
+from cases.models import Case
 from tests.factories import CaseFactory, SourceFactory, UserFactory
+from webcare.api.models import ApiAuditEntry, ApiClient, hash_token
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +187,7 @@ def test_the_command_refuses_unknown_scopes():
 
 def test_the_admin_shows_a_new_token_once_and_can_revoke(admin_client):
     response = admin_client.post(
-        "/admin/cases/apiclient/add/",
+        "/admin/api/apiclient/add/",
         {"name": "CRM", "scopes": ["read", "write"], "is_active": "on"},
         follow=True,
     )
@@ -195,11 +196,11 @@ def test_the_admin_shows_a_new_token_once_and_can_revoke(admin_client):
     token = next(m.split(" is ")[1].split(" ")[0] for m in messages if "token" in m)
     client = ApiClient.objects.get(name="CRM")
     assert client.token_hash == hash_token(token)
-    change_page = admin_client.get(f"/admin/cases/apiclient/{client.pk}/change/")
+    change_page = admin_client.get(f"/admin/api/apiclient/{client.pk}/change/")
     assert token not in change_page.content.decode()
 
     admin_client.post(
-        "/admin/cases/apiclient/",
+        "/admin/api/apiclient/",
         {"action": "revoke", "_selected_action": [client.pk]},
     )
     client.refresh_from_db()

@@ -2,17 +2,9 @@ import pytest
 from kombu.exceptions import OperationalError
 
 from cases import tasks
-from cases.models import (
-    ApiAuditEntry,
-    Case,
-    CaseEvent,
-    Commitment,
-    Escalation,
-    Note,
-    Reply,
-    Topic,
-)
+from cases.models import Case, CaseEvent, Commitment, Escalation, Note, Reply, Topic
 from tests.factories import AuthorFactory, CaseFactory, MentionFactory
+from webcare.api.models import ApiAuditEntry
 
 pytestmark = pytest.mark.django_db
 

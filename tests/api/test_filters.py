@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cases.filters import CaseFilter
+from cases.api.filters import CaseFilter
 from cases.models import Case, Topic
 from tests.factories import (
     AuthorFactory,

@@ -1,8 +1,9 @@
 import pytest
 
-from cases.models import Case, IdempotencyKey
+from cases.models import Case
 from sources.models import Mention
 from tests.factories import CaseFactory, SourceFactory
+from webcare.api.models import IdempotencyKey
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def test_a_request_still_running_makes_a_duplicate_wait(crm):
 
 
 def test_a_request_still_running_with_the_same_body_is_409(crm, monkeypatch):
-    from cases import idempotency
+    from webcare.api import idempotency
 
     seen = {}
     real = idempotency.fingerprint

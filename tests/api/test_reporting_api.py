@@ -14,8 +14,8 @@ from cases.business_hours import (
     business_time_between,
 )
 from cases.models import Case
-from reporting import api_views
 from reporting import selectors as reporting_selectors
+from reporting.api import views as api_views
 from reporting.selectors import BusinessClock
 from tests.factories import (
     CaseFactory,

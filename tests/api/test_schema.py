@@ -1,6 +1,6 @@
 """The committed openapi.yaml is valid and is what the code generates now."""
 
-from cases.api_schema import SCHEMA_FILE, generate
+from webcare.api.schema import SCHEMA_FILE, generate
 
 
 def test_the_committed_schema_is_valid_and_current():
@@ -9,7 +9,7 @@ def test_the_committed_schema_is_valid_and_current():
     committed = SCHEMA_FILE.read_bytes()
     assert committed == current, (
         "openapi.yaml is out of date; regenerate it with: .venv/bin/python manage.py "
-        'shell -c "from cases.api_schema import write; write()"'
+        'shell -c "from webcare.api.schema import write; write()"'
     )
 
 

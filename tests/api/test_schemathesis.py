@@ -11,8 +11,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from cases.api_auth import ApiClientRateThrottle, api_client_create
-from cases.api_schema import generate
 from tests.factories import (
     AgentFactory,
     CaseFactory,
@@ -21,6 +19,8 @@ from tests.factories import (
     SourceFactory,
     SurveyFactory,
 )
+from webcare.api.auth import ApiClientRateThrottle, api_client_create
+from webcare.api.schema import generate
 
 schema = schemathesis.openapi.from_dict(yaml.safe_load(generate()))
 schema.app = get_wsgi_application()

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from cases.models import Webhook, WebhookDelivery
 from tests.factories import CaseFactory, UserFactory
+from webcare.api.models import Webhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ import socket
 import httpx
 import pytest
 
-from cases import webhooks
-from cases.models import DeliveryStatus, Webhook, WebhookDelivery
-from cases.webhooks import deliver_webhook, error_excerpt
+from webcare.api import webhooks
+from webcare.api.models import DeliveryStatus, Webhook, WebhookDelivery
+from webcare.api.tasks import deliver_webhook
+from webcare.api.webhooks import error_excerpt
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_a_public_address_is_registered(crm, private_hosts_refused):
 
 def test_the_admin_refuses_an_internal_host(admin_client, crm, private_hosts_refused):
     response = admin_client.post(
-        "/admin/cases/webhook/add/",
+        "/admin/api/webhook/add/",
         {
             "client": crm.record.pk,
             "url": "http://169.254.169.254/",

@@ -8,19 +8,18 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from cases import webhooks
-from cases.models import DeliveryStatus, Webhook, WebhookDelivery
-from cases.webhooks import (
+from tests.factories import CaseFactory
+from tests.httpserver import Answer, LoopbackServer
+from webcare.api import tasks as webhook_tasks
+from webcare.api.models import DeliveryStatus, Webhook, WebhookDelivery
+from webcare.api.tasks import deliver_webhook, retry_webhook_deliveries
+from webcare.api.webhooks import (
     MAX_ATTEMPTS,
     backoff,
-    deliver_webhook,
-    retry_webhook_deliveries,
     sign,
     verify,
     webhook_event,
 )
-from tests.factories import CaseFactory
-from tests.httpserver import Answer, LoopbackServer
 
 pytestmark = pytest.mark.django_db
 
@@ -205,9 +204,9 @@ def test_with_a_broker_a_retry_is_queued_with_its_countdown(
 ):
     receiver.add("/hooks", 500, method="POST")
     queued = []
-    monkeypatch.setitem(webhooks.current_app.conf, "task_always_eager", False)
+    monkeypatch.setitem(webhook_tasks.current_app.conf, "task_always_eager", False)
     monkeypatch.setattr(
-        webhooks.deliver_webhook,
+        webhook_tasks.deliver_webhook,
         "apply_async",
         lambda args, countdown: queued.append((args, countdown)),
     )
@@ -274,11 +273,11 @@ def test_staff_retry_a_failed_delivery_from_the_admin(
         status="failed",
         attempts=MAX_ATTEMPTS,
     )
-    page = admin_client.get("/admin/cases/webhookdelivery/")
+    page = admin_client.get("/admin/api/webhookdelivery/")
     assert page.status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
-            "/admin/cases/webhookdelivery/",
+            "/admin/api/webhookdelivery/",
             {"action": "retry", "_selected_action": [delivery.pk]},
         )
     delivery.refresh_from_db()

@@ -6,16 +6,12 @@ from datetime import timedelta
 import pytest
 from kombu.exceptions import OperationalError
 
-from cases import services, tasks, webhooks
-from cases.models import (
-    ApiClient,
-    CaseStatus,
-    DeliveryStatus,
-    Escalation,
-    Webhook,
-    WebhookDelivery,
-)
+from cases import services, tasks
+from cases.models import CaseStatus, Escalation
 from tests.factories import MentionFactory
+from webcare.api import tasks as webhook_tasks
+from webcare.api.models import ApiClient, DeliveryStatus, Webhook, WebhookDelivery
+from webcare.api.webhooks import CLAIM_LEASE
 from webcare.celery import enqueue_on_commit
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +63,7 @@ def test_a_webhook_delivery_left_unqueued_is_picked_up_by_the_sweeper(
         events=["case.resolved"],
         secret="s3cret",
     )
-    monkeypatch.setattr(webhooks.deliver_webhook, "delay", broker_down)
+    monkeypatch.setattr(webhook_tasks.deliver_webhook, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         resolved = services.case_resolve(case=case, actor=agent)
     assert resolved.status == CaseStatus.RESOLVED
@@ -75,9 +71,9 @@ def test_a_webhook_delivery_left_unqueued_is_picked_up_by_the_sweeper(
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
 
     queued = []
-    monkeypatch.setattr(webhooks.deliver_webhook, "delay", queued.append)
-    clock.advance(webhooks.CLAIM_LEASE + timedelta(seconds=1))
-    assert webhooks.retry_webhook_deliveries() == 1
+    monkeypatch.setattr(webhook_tasks.deliver_webhook, "delay", queued.append)
+    clock.advance(CLAIM_LEASE + timedelta(seconds=1))
+    assert webhook_tasks.retry_webhook_deliveries() == 1
     assert queued == [delivery.pk]
 
 

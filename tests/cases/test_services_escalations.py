@@ -5,16 +5,10 @@ from datetime import timedelta
 import pytest
 
 from cases import services
-from cases.models import (
-    ApiClient,
-    CaseStatus,
-    EscalationStatus,
-    EventKind,
-    Webhook,
-    WebhookDelivery,
-)
+from cases.models import CaseStatus, EscalationStatus, EventKind
 from cases.services import CaseError, InvalidTransition
 from tests.factories import MentionFactory
+from webcare.api.models import ApiClient, Webhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 

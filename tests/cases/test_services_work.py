@@ -271,7 +271,7 @@ def test_structural_issues_are_listed_by_topic(team, agent, clock):
 
 
 def test_the_crm_hears_of_opened_assigned_escalated_and_resolved_cases(team, agent):
-    from cases.models import ApiClient, Webhook, WebhookDelivery
+    from webcare.api.models import ApiClient, Webhook, WebhookDelivery
 
     client = ApiClient.objects.create(
         name="crm", token_prefix="abc", token_hash="1" * 64, scopes=["read"]

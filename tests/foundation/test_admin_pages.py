@@ -10,16 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import (
-    ApiAuditEntry,
-    ApiClient,
-    Commitment,
-    Holiday,
-    ServiceTarget,
-    Webhook,
-    WebhookDelivery,
-    hash_token,
-)
+from cases.models import Commitment, Holiday, ServiceTarget
 from reporting.models import DailySummary
 from sources.models import EngagementRule, ReachSample, TriageRun
 from tests.factories import (
@@ -33,6 +24,13 @@ from tests.factories import (
     SurveyFactory,
     TopicFactory,
     UserFactory,
+)
+from webcare.api.models import (
+    ApiAuditEntry,
+    ApiClient,
+    Webhook,
+    WebhookDelivery,
+    hash_token,
 )
 
 pytestmark = pytest.mark.django_db

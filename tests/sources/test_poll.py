@@ -5,9 +5,8 @@ import pytest
 from celery.exceptions import Retry
 from django.utils import timezone
 
-from sources import services
 from sources.models import Author, Mention, Source, SourceKind
-from sources.services import source_poll, source_reserve_due
+from sources.services import polling, source_poll, source_reserve_due
 from sources.tasks import poll_due_sources, poll_source
 from tests.factories import SourceFactory
 from tests.httpserver import Answer
@@ -89,7 +88,7 @@ def test_the_cursor_moves_only_after_the_page_is_stored(
             Answer(200, body("twitter/search_tweets_query.json")),
         ],
     )
-    real_store = services.mentions_store
+    real_store = polling.mentions_store
     calls = []
 
     def store_that_fails_on_the_second_page(*, source, items):
@@ -98,7 +97,7 @@ def test_the_cursor_moves_only_after_the_page_is_stored(
             raise RuntimeError("database went away")
         return real_store(source=source, items=items)
 
-    monkeypatch.setattr(services, "mentions_store", store_that_fails_on_the_second_page)
+    monkeypatch.setattr(polling, "mentions_store", store_that_fails_on_the_second_page)
 
     result = source_poll(source_id=x_source.pk)
 
@@ -112,7 +111,7 @@ def test_the_cursor_moves_only_after_the_page_is_stored(
     assert "since_id" in x_source.cursor and x_source.cursor["since_id"] is None
     assert x_source.consecutive_failures == 1
 
-    monkeypatch.setattr(services, "mentions_store", real_store)
+    monkeypatch.setattr(polling, "mentions_store", real_store)
     Source.objects.filter(pk=x_source.pk).update(next_poll_at=None)
     retried = source_poll(source_id=x_source.pk)
 
@@ -218,7 +217,7 @@ def test_a_lost_lease_does_not_overwrite_the_new_owner(
     http_server, x_source, monkeypatch
 ):
     http_server.add(SEARCH, 200, body=body("twitter/search_tweets_query.json"))
-    real_store = services.mentions_store
+    real_store = polling.mentions_store
     taken_over_until = timezone.now() + timedelta(minutes=9)
 
     def store_while_another_worker_takes_over(*, source, items):
@@ -227,7 +226,7 @@ def test_a_lost_lease_does_not_overwrite_the_new_owner(
         return stored
 
     monkeypatch.setattr(
-        services, "mentions_store", store_while_another_worker_takes_over
+        polling, "mentions_store", store_while_another_worker_takes_over
     )
 
     result = source_poll(source_id=x_source.pk)
@@ -336,7 +335,7 @@ def test_an_unexpected_error_is_logged_and_recorded_without_the_credentials(
     def store_that_breaks(*, source, items):
         raise RuntimeError(f"broken while using {TOKEN}")
 
-    monkeypatch.setattr(services, "mentions_store", store_that_breaks)
+    monkeypatch.setattr(polling, "mentions_store", store_that_breaks)
 
     result = source_poll(source_id=x_source.pk)
 

@@ -6,11 +6,11 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from cases.api_auth import api_client_create
 from sources.connectors import MentionItem
 from sources.models import Author, Mention, ReachSample, SourceKind
 from sources.services import mentions_store
 from tests.factories import MentionFactory, SourceFactory
+from webcare.api.auth import api_client_create
 
 pytestmark = pytest.mark.django_db
 

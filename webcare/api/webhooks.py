@@ -20,19 +20,12 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from celery import current_app, shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases.models import (
-    Case,
-    DeliveryStatus,
-    Webhook,
-    WebhookDelivery,
-    WebhookEvent,
-)
+from webcare.api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 from webcare.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -174,7 +167,7 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=base) * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
-def case_payload(case: Case) -> dict:
+def case_payload(case) -> dict:
     return {
         "id": case.pk,
         "subject": case.subject,
@@ -206,7 +199,7 @@ def survey_payload(survey) -> dict:
     }
 
 
-def webhook_event(*, event: str, case: Case | None = None, survey=None) -> None:
+def webhook_event(*, event: str, case=None, survey=None) -> None:
     """Record a delivery for every active webhook subscribed to `event`; queue them
     after commit. Call inside the transaction of the change."""
     if event not in WebhookEvent.values:
@@ -235,7 +228,7 @@ def webhook_event(*, event: str, case: Case | None = None, survey=None) -> None:
         for webhook in webhooks
     )
     for delivery in deliveries:
-        enqueue_on_commit(deliver_webhook, delivery.pk)
+        enqueue_on_commit("webcare.api.tasks.deliver_webhook", delivery.pk)
 
 
 def delivery_body(delivery: WebhookDelivery) -> bytes:
@@ -340,47 +333,11 @@ def http_client() -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
 
 
-@shared_task(name="cases.webhooks.deliver_webhook", ignore_result=True)
-def deliver_webhook(delivery_id: int) -> None:
-    delivery = delivery_claim(delivery_id=delivery_id)
-    if delivery is None:
-        return
-    with http_client() as client:
-        delivered = delivery_attempt(delivery=delivery, client=client)
-    if delivered or delivery.status != DeliveryStatus.PENDING:
-        return
-    # Eager mode (no broker) would run a countdown at once; the sweeper retries then.
-    if not current_app.conf.task_always_eager:
-        countdown = max((delivery.next_attempt_at - timezone.now()).total_seconds(), 0)
-        deliver_webhook.apply_async((delivery.pk,), countdown=countdown)
-
-
-@shared_task(name="cases.webhooks.retry_webhook_deliveries", ignore_result=True)
-def retry_webhook_deliveries() -> int:
-    """Deliver pending deliveries that are due: retries whose queued message was lost
-    (a worker restart), and every retry when tasks run eagerly."""
-    now = timezone.now()
-    due = list(
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
-        .filter(
-            Q(next_attempt_at__lte=now)
-            # Never attempted: its first message was lost (or never reached the
-            # broker). Left alone for a lease, so the message in flight goes first.
-            | Q(next_attempt_at__isnull=True, created_at__lte=now - CLAIM_LEASE)
-        )
-        .order_by(F("next_attempt_at").asc(nulls_first=True), "created_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for delivery_id in due:
-        deliver_webhook.delay(delivery_id)
-    return len(due)
-
-
 def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Staff's retry of a failed delivery: one more attempt, queued after commit."""
     WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
         status=DeliveryStatus.PENDING, next_attempt_at=None
     )
-    enqueue_on_commit(deliver_webhook, delivery.pk)
+    enqueue_on_commit("webcare.api.tasks.deliver_webhook", delivery.pk)
     delivery.refresh_from_db()
     return delivery

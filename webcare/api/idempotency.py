@@ -22,8 +22,8 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from cases.api_auth import request_client
-from cases.models import IdempotencyKey
+from webcare.api.auth import request_client
+from webcare.api.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")

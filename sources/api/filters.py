@@ -2,14 +2,6 @@
 
 import django_filters
 
-from cases.filters import (
-    Choices,
-    IdFilter,
-    IdListFilter,
-    TextFilter,
-    UtcIsoDateTimeFilter,
-    datetime_range,
-)
 from sources.models import (
     Author,
     Category,
@@ -18,6 +10,14 @@ from sources.models import (
     Source,
     SourceKind,
     TriageStatus,
+)
+from webcare.api.filters import (
+    Choices,
+    IdFilter,
+    IdListFilter,
+    TextFilter,
+    UtcIsoDateTimeFilter,
+    datetime_range,
 )
 
 

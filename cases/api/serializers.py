@@ -1,4 +1,4 @@
-"""Serializers of the CRM API: cases, their trail, escalations, webhooks.
+"""Serializers of the case endpoints: cases, their trail, escalations, teams.
 
 Read serializers describe rows; write serializers only validate input, and the views
 hand the validated data to a service.
@@ -19,11 +19,7 @@ from cases.models import (
     Reply,
     Team,
     Topic,
-    Webhook,
-    WebhookDelivery,
-    WebhookEvent,
 )
-from cases.webhooks import webhook_url_problem
 from sources.models import Author, Category, Department, Mention, Priority, SourceKind
 
 User = get_user_model()
@@ -366,56 +362,4 @@ class TopicSerializer(serializers.ModelSerializer):
     class Meta:
         model = Topic
         fields = ["id", "name", "owner"]
-        read_only_fields = fields
-
-
-class WebhookSerializer(serializers.ModelSerializer):
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices),
-        allow_empty=False,
-        max_length=len(WebhookEvent.values),
-    )
-
-    class Meta:
-        model = Webhook
-        fields = ["id", "url", "events", "is_active", "created_at"]
-        read_only_fields = ["id", "created_at"]
-
-    def validate_url(self, url: str) -> str:
-        problem = webhook_url_problem(url)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return url
-
-    def validate_events(self, events: list[str]) -> list[str]:
-        return sorted(set(events))
-
-
-class WebhookCreatedSerializer(WebhookSerializer):
-    """The answer to a registration: the only time the signing secret is shown."""
-
-    secret = serializers.CharField(read_only=True)
-
-    class Meta(WebhookSerializer.Meta):
-        fields = [*WebhookSerializer.Meta.fields, "secret"]
-
-
-class WebhookDeliverySerializer(serializers.ModelSerializer):
-    payload = serializers.JSONField(read_only=True)
-
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id",
-            "webhook",
-            "event",
-            "payload",
-            "status",
-            "attempts",
-            "last_status_code",
-            "last_error",
-            "created_at",
-            "delivered_at",
-            "next_attempt_at",
-        ]
         read_only_fields = fields

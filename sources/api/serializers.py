@@ -117,21 +117,6 @@ class AuthorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuthorLinkSerializer(serializers.Serializer):
-    crm_customer_id = serializers.CharField(max_length=100)
-
-    def validate_crm_customer_id(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("This field may not be blank.")
-        return value
-
-
-class AuthorLinkResultSerializer(serializers.Serializer):
-    author = AuthorSerializer()
-    cases_updated = serializers.ListField(child=serializers.IntegerField())
-
-
 class MentionAuthorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Author

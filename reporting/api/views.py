@@ -18,13 +18,9 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cases.filters import Choices, IdFilter, datetime_range
 from cases.models import Case, Escalation, Reply, Team
 from cases.selectors import team_schedule
-from cases.views import ERROR_RESPONSES, ApiViewSetMixin
-from reporting.models import Survey, SurveyChannel, SurveyStatus
-from reporting.selectors import BusinessClock, nps_figures
-from reporting.serializers import (
+from reporting.api.serializers import (
     NpsQuerySerializer,
     NpsReportSerializer,
     ResponseTimeQuerySerializer,
@@ -34,8 +30,12 @@ from reporting.serializers import (
     VolumeQuerySerializer,
     VolumeReportSerializer,
 )
+from reporting.models import Survey, SurveyChannel, SurveyStatus
+from reporting.selectors import BusinessClock, nps_figures
 from reporting.services import survey_link
 from sources.models import Mention
+from webcare.api.filters import Choices, IdFilter, datetime_range
+from webcare.api.views import ERROR_RESPONSES, ApiViewSetMixin
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 # Rows per fetch of the response-time report; only their durations are kept.

@@ -18,7 +18,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
-from cases.models import ApiClient, ApiScope, hash_token
+from webcare.api.models import ApiClient, ApiScope, hash_token
 
 TOKEN_PREFIX_LENGTH = 8
 # A token is "wc_" and 43 URL-safe characters (32 random bytes); anything else is not
@@ -209,7 +209,7 @@ class ApiClientRateThrottle(SimpleRateThrottle):
 
 
 class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "cases.api_auth.ApiClientAuthentication"
+    target_class = "webcare.api.auth.ApiClientAuthentication"
     name = "apiClientToken"
 
     def get_security_definition(self, auto_schema):

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from cases.api_auth import api_client_create
-from cases.models import ApiScope
+from webcare.api.auth import api_client_create
+from webcare.api.models import ApiScope
 
 
 class Command(BaseCommand):

@@ -8,8 +8,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from cases.api_auth import TOKEN_PREFIX_LENGTH, api_client_revoke, new_token
-from cases.models import (
+from webcare.admin_mixins import ReadOnlyAdminMixin
+from webcare.api.auth import TOKEN_PREFIX_LENGTH, api_client_revoke, new_token
+from webcare.api.models import (
     ApiAuditEntry,
     ApiClient,
     ApiScope,
@@ -19,8 +20,7 @@ from cases.models import (
     WebhookEvent,
     hash_token,
 )
-from cases.webhooks import delivery_retry, webhook_secret_new, webhook_url_problem
-from webcare.admin_mixins import ReadOnlyAdminMixin
+from webcare.api.webhooks import delivery_retry, webhook_secret_new, webhook_url_problem
 
 
 class ApiClientForm(forms.ModelForm):

@@ -1,0 +1,21 @@
+"""Storing mentions and polling sources: every write of the sources app with a rule.
+
+Exactly once: a mention is unique per (source, external_id), and every write here
+is an idempotent upsert, so a retried task, a re-delivered page or two overlapping
+polls store each mention once. Posts are hostile text: they are cleaned of what
+the database refuses (NUL bytes, lone surrogates), capped, and never trusted.
+"""
+
+from .health import HealthReport, source_check_health
+from .mentions import StoreResult, mentions_store
+from .polling import PollResult, source_poll, source_reserve_due
+
+__all__ = [
+    "HealthReport",
+    "PollResult",
+    "StoreResult",
+    "mentions_store",
+    "source_check_health",
+    "source_poll",
+    "source_reserve_due",
+]
