@@ -21,6 +21,7 @@ from django.utils.text import Truncator
 
 from cases import services
 from cases.forms import (
+    AddToCaseForm,
     CaseAdminForm,
     EscalateActionForm,
     NewCommitmentForm,
@@ -36,7 +37,6 @@ from cases.models import (
     Agent,
     Case,
     CaseEvent,
-    CaseStatus,
     Commitment,
     CommitmentStatus,
     Escalation,
@@ -49,15 +49,9 @@ from cases.models import (
     Topic,
 )
 from cases.services import CaseError
-from reporting.admin import SurveyInline
+from sources import admin as sources_admin
 from sources.models import Mention, Priority
 from webcare.admin_mixins import ReadOnlyAdminMixin
-
-try:  # The survey helper's services; the action exists only when they do.
-    from reporting.services import SurveyError, survey_resend, survey_schedule_for_case
-except ImportError:  # pragma: no cover - depends on the reporting app's version
-    survey_schedule_for_case = survey_resend = None
-    SurveyError = CaseError
 
 DUE_SOON = timedelta(hours=1)
 # As in Case.objects.for_queue(): urgent first.
@@ -105,7 +99,8 @@ def due_badge(due, *, done=False, now=None):
     return badge("ok", text, "due")
 
 
-def _report(request, done: list[str], errors: list[str], verb: str) -> None:
+def report_outcome(request, done: list[str], errors: list[str], verb: str) -> None:
+    """One message for what a bulk action did, one per object it could not do."""
     if done:
         messages.success(request, f"{verb}: {', '.join(done)}.")
     for error in errors:
@@ -122,7 +117,7 @@ def _run_per_object(request, queryset, verb, call):
             errors.append(f"#{obj.pk}: {error}")
         else:
             done.append(f"#{obj.pk}")
-    _report(request, done, errors, verb)
+    report_outcome(request, done, errors, verb)
 
 
 def _action_form_page(modeladmin, request, queryset, *, form, title, action):
@@ -378,7 +373,7 @@ class CaseAdmin(admin.ModelAdmin):
         NewEscalationInline,
         CommitmentInline,
         NewCommitmentInline,
-        SurveyInline,
+        # reporting.admin adds the survey here.
         CaseEventInline,
     )
     fieldsets = (
@@ -713,35 +708,6 @@ class CaseAdmin(admin.ModelAdmin):
             "Resolved",
             lambda case: services.case_resolve(case=case, actor=request.user),
         )
-
-    if survey_schedule_for_case is not None:
-
-        @admin.action(description="Send survey now", permissions=("resolve",))
-        def send_survey_now(self, request, queryset):
-            """Schedule the survey (every exclusion applies) and send it at once."""
-            done, errors = [], []
-            for case in queryset.select_related("survey"):
-                if case.status != CaseStatus.RESOLVED:
-                    errors.append(f"#{case.pk}: only a resolved case gets a survey.")
-                    continue
-                survey = getattr(case, "survey", None) or survey_schedule_for_case(
-                    case=case, actor=request.user
-                )
-                if survey is None:
-                    errors.append(
-                        f"#{case.pk}: no survey (excluded; the reason is in the "
-                        "case's trail)."
-                    )
-                    continue
-                try:
-                    survey_resend(survey=survey, actor=request.user)
-                except SurveyError as error:
-                    errors.append(f"#{case.pk}: {error}")
-                else:
-                    done.append(f"#{case.pk}")
-            _report(request, done, errors, "Survey sent")
-
-        actions = (*actions, "send_survey_now")
 
 
 # --- Department inbox, promises, replies, notes, trail -----------------------------
@@ -1139,3 +1105,51 @@ class HolidayAdmin(admin.ModelAdmin):
 
 
 # API clients, webhooks and the API audit log.
+
+
+# --- Mentions: joining a case by hand ---------------------------------------------
+
+
+class MentionAdmin(sources_admin.MentionAdmin):
+    """The sources app's mention pages, plus the "Add to case" action (through
+    case_add_mention). Registered here because cases builds on sources."""
+
+    actions = (*sources_admin.MentionAdmin.actions, "add_to_case")
+
+    def has_add_to_case_permission(self, request):
+        return request.user.has_perm("cases.change_case")
+
+    @admin.action(description="Add to case…", permissions=("add_to_case",))
+    def add_to_case(self, request, queryset):
+        form = AddToCaseForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Add to case",
+                "form": form,
+                "queryset": queryset,
+                "action": "add_to_case",
+                "opts": self.model._meta,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "media": self.media + form.media,
+            }
+            return render(request, "admin/cases/action_form.html", context)
+        added, errors = [], []
+        for mention in queryset.order_by("published_at", "pk"):
+            try:
+                joined = services.case_add_mention(
+                    case=form.cleaned_data["case"], mention=mention, actor=request.user
+                )
+            except CaseError as error:
+                errors.append(f"Mention #{mention.pk}: {error}")
+            else:
+                added.append(f"#{mention.pk} to case #{joined.pk}")
+        if added:
+            self.message_user(request, "Added " + ", ".join(added) + ".")
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+        return None
+
+
+admin.site.unregister(Mention)
+admin.site.register(Mention, MentionAdmin)

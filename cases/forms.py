@@ -188,3 +188,16 @@ class ResolveEscalationActionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What the department did; the webcare team reads this.",
     )
+
+
+class AddToCaseForm(forms.Form):
+    case = forms.IntegerField(
+        label="Case number", min_value=1, help_text="The case's number, e.g. 42."
+    )
+
+    def clean_case(self):
+        number = self.cleaned_data["case"]
+        case = Case.objects.filter(pk=number).first()
+        if case is None:
+            raise forms.ValidationError(f"There is no case #{number}.")
+        return case

@@ -55,7 +55,7 @@ from cases.selectors import (
     team_schedule,
 )
 from sources.models import REACH_EXPRESSION, Author, Department, Mention, Priority
-from webcare.api.webhooks import webhook_event
+from webcare import bus
 from webcare.celery import enqueue_on_commit
 from webcare.errors import ServiceError, ServicePermissionDenied, StateConflict
 
@@ -263,8 +263,8 @@ def _default_team() -> Team:
     return team
 
 
-def _webhook(event: str, case: Case) -> None:
-    webhook_event(event=event, case=case)
+def _actor_id(actor: AbstractBaseUser | None) -> int | None:
+    return actor.pk if actor is not None else None
 
 
 def _refresh_reach(case: Case) -> None:
@@ -369,7 +369,11 @@ def case_open(
         )
         _refresh_reach(case)
         case.save(update_fields=["reach"])
-    _webhook("case.opened", case)
+    bus.publish(
+        bus.CaseOpened(
+            case_id=case.pk, actor_id=_actor_id(actor), actor_label=actor_label
+        )
+    )
     return case
 
 
@@ -460,7 +464,11 @@ def _assign(case: Case, assignee, *, now, actor, actor_label, automatic=False) -
     )
     case.save()
     if assignee is not None:
-        _webhook("case.assigned", case)
+        bus.publish(
+            bus.CaseAssigned(
+                case_id=case.pk, actor_id=_actor_id(actor), actor_label=actor_label
+            )
+        )
     return case
 
 
@@ -799,10 +807,15 @@ def case_escalate(
     )
     _refresh_next_due(case)
     case.save()
-    _webhook("case.escalated", case)
-    from cases.tasks import send_escalation_notice
-
-    enqueue_on_commit(send_escalation_notice, escalation.pk)
+    bus.publish(
+        bus.CaseEscalated(
+            case_id=case.pk,
+            escalation_id=escalation.pk,
+            actor_id=_actor_id(actor),
+            actor_label=actor_label,
+        )
+    )
+    enqueue_on_commit("cases.tasks.send_escalation_notice", escalation.pk)
     return escalation
 
 
@@ -883,17 +896,10 @@ def escalation_resolve(
 # --- Resolving, closing, reopening, merging ----------------------------------------
 
 
-def _reporting_services():
-    # Imported here: reporting.services imports this module.
-    from reporting import services as reporting_services
-
-    return reporting_services
-
-
 @transaction.atomic
 def case_resolve(*, case: Case, actor=None, actor_label: str = "") -> Case:
-    """The customer has been helped; schedules the NPS survey (the survey service
-    applies its exclusions)."""
+    """The customer has been helped. Publishes CaseResolved: reporting schedules the
+    NPS survey (applying its exclusions)."""
     _check_permission(actor, "resolve_case")
     case = _lock(case)
     if not case.can_move_to(CaseStatus.RESOLVED):
@@ -906,9 +912,10 @@ def case_resolve(*, case: Case, actor=None, actor_label: str = "") -> Case:
     case.resolved_at = now
     _refresh_next_due(case)
     case.save()
-    _webhook("case.resolved", case)
-    _reporting_services().survey_schedule_for_case(
-        case=case, actor=actor, actor_label=actor_label
+    bus.publish(
+        bus.CaseResolved(
+            case_id=case.pk, actor_id=_actor_id(actor), actor_label=actor_label
+        )
     )
     return case
 
@@ -918,7 +925,7 @@ def case_reopen(
     *, case: Case, reason: str = "", actor=None, actor_label: str = ""
 ) -> Case:
     """A resolved or closed case needs work again: a fresh resolution target from
-    now, and a survey not yet sent is cancelled."""
+    now. Publishes CaseReopened: reporting cancels a survey not yet sent."""
     _check_permission(actor, "resolve_case")
     case = _lock(case)
     if case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
@@ -942,15 +949,18 @@ def case_reopen(
     _compute_targets(case, now=now, reset_resolution=True)
     _refresh_next_due(case)
     case.save()
-    _reporting_services().survey_cancel_for_case(
-        case=case, reason="reopened", actor=actor, actor_label=actor_label
+    bus.publish(
+        bus.CaseReopened(
+            case_id=case.pk, actor_id=_actor_id(actor), actor_label=actor_label
+        )
     )
     return case
 
 
 @transaction.atomic
 def case_close(*, case: Case, reason: str, actor=None, actor_label: str = "") -> Case:
-    """Close for good, with a reason. Spam, abuse and non-customers get no survey."""
+    """Close for good, with a reason. Publishes CaseClosed: spam, abuse and
+    non-customers get no survey."""
     _check_permission(actor, "resolve_case")
     if reason not in CloseReason.values:
         raise CaseError(f"Unknown close reason {reason!r}.")
@@ -973,10 +983,14 @@ def case_close(*, case: Case, reason: str, actor=None, actor_label: str = "") ->
     case.close_reason = reason
     _refresh_next_due(case)
     case.save()
-    if reason in (CloseReason.SPAM, CloseReason.ABUSE, CloseReason.NOT_CUSTOMER):
-        _reporting_services().survey_cancel_for_case(
-            case=case, reason=reason, actor=actor, actor_label=actor_label
+    bus.publish(
+        bus.CaseClosed(
+            case_id=case.pk,
+            reason=reason,
+            actor_id=_actor_id(actor),
+            actor_label=actor_label,
         )
+    )
     return case
 
 
@@ -1049,6 +1063,14 @@ def case_merge(
     _refresh_reach(into)
     _refresh_next_due(into)
     into.save()
+    bus.publish(
+        bus.CaseMerged(
+            case_id=duplicate.pk,
+            into_id=into.pk,
+            actor_id=_actor_id(actor),
+            actor_label=actor_label,
+        )
+    )
     return into
 
 

@@ -2,12 +2,16 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils.html import format_html
 
+from cases import admin as cases_admin
+from cases.admin import CaseEventInline, report_outcome
+from cases.models import Case, CaseStatus
 from reporting.models import DailySummary, Survey, SurveyChannel
 from reporting.services import (
     SurveyError,
     survey_cancel,
     survey_link,
     survey_resend,
+    survey_schedule_for_case,
 )
 
 # Surveys are written by services only: staff read them and use the actions.
@@ -142,7 +146,7 @@ class SurveyAdmin(admin.ModelAdmin):
 
 
 class SurveyInline(admin.StackedInline):
-    """The case's survey on the case page (add it to CaseAdmin.inlines)."""
+    """The case's survey on the case page."""
 
     model = Survey
     fk_name = "case"
@@ -186,3 +190,48 @@ class DailySummaryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- The case page, with its survey -------------------------------------------------
+
+
+class CaseAdmin(cases_admin.CaseAdmin):
+    """The cases app's case page, plus the survey: its inline and a "Send survey
+    now" action. Registered here because reporting builds on cases, not the other
+    way round."""
+
+    inlines = (
+        *(i for i in cases_admin.CaseAdmin.inlines if i is not CaseEventInline),
+        SurveyInline,
+        CaseEventInline,
+    )
+    actions = (*cases_admin.CaseAdmin.actions, "send_survey_now")
+
+    @admin.action(description="Send survey now", permissions=("resolve",))
+    def send_survey_now(self, request, queryset):
+        """Schedule the survey (every exclusion applies) and send it at once."""
+        done, errors = [], []
+        for case in queryset.select_related("survey"):
+            if case.status != CaseStatus.RESOLVED:
+                errors.append(f"#{case.pk}: only a resolved case gets a survey.")
+                continue
+            survey = getattr(case, "survey", None) or survey_schedule_for_case(
+                case=case, actor=request.user
+            )
+            if survey is None:
+                errors.append(
+                    f"#{case.pk}: no survey (excluded; the reason is in the "
+                    "case's trail)."
+                )
+                continue
+            try:
+                survey_resend(survey=survey, actor=request.user)
+            except SurveyError as error:
+                errors.append(f"#{case.pk}: {error}")
+            else:
+                done.append(f"#{case.pk}")
+        report_outcome(request, done, errors, "Survey sent")
+
+
+admin.site.unregister(Case)
+admin.site.register(Case, CaseAdmin)

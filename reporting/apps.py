@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class ReportingConfig(AppConfig):
     name = "reporting"
     verbose_name = "Reporting"
+
+    def ready(self):
+        # Imported here: these import models, which exist only once apps are ready.
+        from reporting import handlers
+        from reporting.api import webhooks
+        from webcare import bus
+
+        bus.subscribe(bus.CaseResolved, handlers.schedule_survey)
+        bus.subscribe(bus.CaseReopened, handlers.cancel_survey_on_reopen)
+        bus.subscribe(bus.CaseClosed, handlers.cancel_survey_on_close)
+        bus.subscribe(bus.CaseMerged, handlers.cancel_survey_on_merge)
+        bus.subscribe(bus.SurveyAnswered, webhooks.survey_answered)

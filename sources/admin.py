@@ -6,18 +6,13 @@ Mention text and raw records are hostile: they are only ever shown escaped
 
 import json
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import models
 from django.db.models import Q
-from django.shortcuts import render
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from cases.models import Case
-from cases.services import CaseError, case_add_mention
 from webcare.admin_mixins import ReadOnlyAdminMixin
 
 from .connectors import ConnectorError, connector_for
@@ -221,19 +216,6 @@ class ReachSampleInline(ReadOnlyAdminMixin, admin.TabularInline):
     ordering = ("-sampled_at",)
 
 
-class AddToCaseForm(forms.Form):
-    case = forms.IntegerField(
-        label="Case number", min_value=1, help_text="The case's number, e.g. 42."
-    )
-
-    def clean_case(self):
-        number = self.cleaned_data["case"]
-        case = Case.objects.filter(pk=number).first()
-        if case is None:
-            raise forms.ValidationError(f"There is no case #{number}.")
-        return case
-
-
 @admin.register(Mention)
 class MentionAdmin(admin.ModelAdmin):
     list_display = (
@@ -263,7 +245,6 @@ class MentionAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     autocomplete_fields = ("author",)
     inlines = (ReachSampleInline,)
-    actions = ("add_to_case",)
     fields = (
         "source",
         "external_id",
@@ -295,7 +276,8 @@ class MentionAdmin(admin.ModelAdmin):
     )
     # What was seen is evidence (audit trail), and so is its triage: that is
     # decided by the rules or the review queue, and a mention joins a case through
-    # case_add_mention (the action below), which writes the CaseEvent.
+    # case_add_mention (the "Add to case" action that cases.admin adds), which
+    # writes the CaseEvent.
     readonly_fields = (
         "triage_status",
         "category",
@@ -329,40 +311,6 @@ class MentionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    def has_add_to_case_permission(self, request):
-        return request.user.has_perm("cases.change_case")
-
-    @admin.action(description="Add to case…", permissions=("add_to_case",))
-    def add_to_case(self, request, queryset):
-        form = AddToCaseForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Add to case",
-                "form": form,
-                "queryset": queryset,
-                "action": "add_to_case",
-                "opts": self.model._meta,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "media": self.media + form.media,
-            }
-            return render(request, "admin/cases/action_form.html", context)
-        added, errors = [], []
-        for mention in queryset.order_by("published_at", "pk"):
-            try:
-                joined = case_add_mention(
-                    case=form.cleaned_data["case"], mention=mention, actor=request.user
-                )
-            except CaseError as error:
-                errors.append(f"Mention #{mention.pk}: {error}")
-            else:
-                added.append(f"#{mention.pk} to case #{joined.pk}")
-        if added:
-            self.message_user(request, "Added " + ", ".join(added) + ".")
-        for error in errors:
-            self.message_user(request, error, messages.ERROR)
-        return None
 
     @admin.display(description="text")
     def short_text(self, mention):

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def apply_roles(apps, schema_editor):
-    from cases.roles import apply_roles
+    from webcare.roles import apply_roles
 
     apply_roles(apps, schema_editor)
 

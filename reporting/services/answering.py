@@ -29,7 +29,7 @@ from reporting.services.surveys import (
     survey_is_expired,
 )
 from sources.models import Priority
-from webcare.api.webhooks import webhook_event
+from webcare import bus
 
 # --- answering ---------------------------------------------------------------------
 
@@ -157,5 +157,5 @@ def survey_answer(
         )
         if band(score) == DETRACTOR:
             _open_follow_up(survey=survey, now=now)
-        webhook_event(event="survey.answered", case=survey.case, survey=survey)
+        bus.publish(bus.SurveyAnswered(survey_id=survey.pk))
     return AnswerOutcome.ANSWERED

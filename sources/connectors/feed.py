@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
+import charset_normalizer
 import feedparser
 import httpx
 
@@ -169,10 +170,6 @@ def _entry_time(entry: Any, name: str) -> datetime | None:
 def _reparse_with_sniffed_encoding(content: bytes, parsed: Any) -> Any:
     """Undeclared legacy encodings (KOI8-R, windows-1251) come out as mojibake
     when feedparser falls back to windows-1252: sniff and parse again."""
-    try:
-        import charset_normalizer
-    except ImportError:  # optional: feedparser's own guess stands
-        return parsed
     best = charset_normalizer.from_bytes(content).best()
     if best is None or best.encoding == parsed.get("encoding"):
         return parsed

@@ -1,10 +1,10 @@
-"""Give the spokespeople the review queue and triage re-runs (cases.roles)."""
+"""Give the spokespeople the review queue and triage re-runs (webcare.roles)."""
 
 from django.db import migrations
 
 
 def apply_roles(apps, schema_editor):
-    from cases.roles import apply_roles
+    from webcare.roles import apply_roles
 
     apply_roles(apps, schema_editor)
 

@@ -1,18 +1,17 @@
 """Triage every stored mention: classify it, decide by the rules of engagement, route it.
 
 The pure core lives in classifier.py (what a post is about) and rules.py (what
-the team does about it); this module connects it to the database. Engaging
-opens a case, or joins the open case of the same dialogue (conversation, else
-author); escalating also hands the case to a department; "review" puts the
-mention in the spokespeople's queue; "ignore" keeps it visible with the reason.
-Every decision is stored on the mention with its explanation, so staff can see
-why it was triaged that way. Case services write the audit trail (CaseEvents).
+the team does about it); this module connects it to the database. Engaging (and
+escalating) publishes MentionEngaged, which the case intake (cases.intake) turns
+into a new case or the open case of the same dialogue, in the same transaction;
+"review" puts the mention in the spokespeople's queue; "ignore" keeps it visible
+with the reason. Every decision is stored on the mention with its explanation, so
+staff can see why it was triaged that way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -21,18 +20,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from cases.models import Case, EscalationStatus
-from cases.services import (
-    CaseError,
-    case_add_mention,
-    case_escalate,
-    case_open,
-    case_update,
-)
 from sources.models import (
     EngagementRule,
     Mention,
@@ -42,11 +33,12 @@ from sources.models import (
     TriageScope,
     TriageStatus,
 )
+from webcare import bus
 from webcare.celery import enqueue_on_commit
+from webcare.errors import ServiceError
 
 from .classifier import Classification, classify
 from .rules import (
-    PRIORITIES,
     WATCH_LIST_FLAGS,
     Decision,
     MentionFacts,
@@ -57,7 +49,6 @@ from .rules import (
 logger = logging.getLogger(__name__)
 
 ACTOR_LABEL = "system:triage"
-SUBJECT_CHARS = 120
 DRY_RUN_EXAMPLES = 20
 RUN_BATCH_SIZE_MAX = 5000
 SCOPE_STATUSES: dict[str, tuple[str, ...]] = {
@@ -192,115 +183,27 @@ def _facts_as_dict(facts: MentionFacts) -> dict:
 # --- Routing -----------------------------------------------------------------------
 
 
-def _serialize_dialogue(mention: Mention) -> None:
-    """Two mentions of one dialogue triaged at once must not open two cases.
-
-    PostgreSQL: transaction-scoped advisory locks on the conversation and the
-    author, taken in a fixed order so two workers cannot deadlock. SQLite runs
-    one write transaction at a time, so it needs none.
-    """
-    if connection.vendor != "postgresql":
-        return
-    keys = []
-    if mention.conversation_key:
-        keys.append(f"conversation:{mention.conversation_key}")
-    if mention.author_id:
-        keys.append(f"author:{mention.author_id}")
-    numbers = sorted(
-        int.from_bytes(
-            hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True
-        )
-        for key in keys
-    )
-    with connection.cursor() as cursor:
-        for number in numbers:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [number])
-
-
-def _open_case_of_dialogue(mention: Mention) -> Case | None:
-    """The active case of the same conversation, else of the same author."""
-    active = Case.objects.active().order_by("-created_at", "-id")
-    if mention.conversation_key:
-        case = active.filter(conversation_key=mention.conversation_key).first()
-        if case is not None:
-            return case
-    if mention.author_id:
-        return active.filter(customer_id=mention.author_id).first()
-    return None
-
-
-def _subject(mention: Mention) -> str:
-    # Case subjects are plain text, shown escaped like the mention itself.
-    words = " ".join(mention.text.split()) or f"Mention on {mention.source.kind}"
-    if len(words) > SUBJECT_CHARS:
-        words = words[: SUBJECT_CHARS - 1].rstrip() + "…"
-    return words
-
-
-def _route(
-    mention: Mention,
-    decision: Decision,
-    *,
-    actor: AbstractBaseUser | None,
-    actor_label: str,
-) -> Case | None:
-    """Open or join the case of the dialogue and escalate as the decision says."""
+def _engage(mention: Mention, decision: Decision, *, actor_label: str) -> None:
+    """Hand an engaged (or escalated) mention to the case intake (cases.intake),
+    inside this transaction: the mention is engaged only together with its case."""
     if decision.outcome not in (Outcome.ENGAGE, Outcome.ESCALATE):
-        return None
-    _serialize_dialogue(mention)
-    if mention.case_id is not None:
-        # Already linked by hand before triage got to it: that is its case.
-        case = Case.objects.get(pk=mention.case_id)
-    else:
-        case = _open_case_of_dialogue(mention)
-    if case is None:
-        author = mention.author
-        case = case_open(
-            subject=_subject(mention),
-            customer=author,
-            priority=decision.priority,
-            category=mention.category,
-            channel=mention.source.kind,
-            crm_customer_id=author.crm_customer_id if author else "",
-            conversation_key=mention.conversation_key,
-            mention=mention,
-            actor=actor,
-            actor_label=actor_label,
-        )
-    else:
-        if mention.case_id is None:
-            case = case_add_mention(
-                case=case, mention=mention, actor=actor, actor_label=actor_label
-            )
-        # A watch-list author joining, or a phishing report in a running dialogue,
-        # makes the whole case more urgent; a milder mention never lowers it.
-        if case.is_active and PRIORITIES.index(decision.priority) > PRIORITIES.index(
-            case.priority
-        ):
-            case = case_update(
-                case=case,
-                priority=decision.priority,
-                actor=actor,
-                actor_label=actor_label,
-            )
+        return
     department = (
         decision.department
         if decision.outcome == Outcome.ESCALATE
         else decision.also_escalate_to
     )
-    if department and case.is_active:
-        already = case.escalations.filter(department=department).exclude(
-            status=EscalationStatus.RESOLVED
+    bus.publish(
+        bus.MentionEngaged(
+            mention_id=mention.pk,
+            priority=decision.priority,
+            escalate_to=department or "",
+            escalation_reason=_escalation_reason(mention, decision)
+            if department
+            else "",
+            actor_label=actor_label,
         )
-        if not already.exists():
-            case_escalate(
-                case=case,
-                department=department,
-                reason=_escalation_reason(mention, decision),
-                actor=actor,
-                actor_label=actor_label,
-            )
-    return case
+    )
 
 
 def _escalation_reason(mention: Mention, decision: Decision) -> str:
@@ -381,7 +284,7 @@ def mention_triage(
             now=timezone.now(),
         )
         locked.save(update_fields=_TRIAGE_FIELDS)
-        _route(locked, decision, actor=None, actor_label=actor_label)
+        _engage(locked, decision, actor_label=actor_label)
     if mention is not None:
         mention.refresh_from_db()
     return decision
@@ -414,7 +317,7 @@ def mentions_triage(
                 statuses=statuses,
                 actor_label=actor_label,
             )
-        except CaseError as error:
+        except ServiceError as error:
             logger.warning("triage of mention %s failed: %s", mention_id, error)
             Mention.objects.filter(pk=mention_id).update(
                 triage_reason=f"triage failed: {error}"[:500]
@@ -499,12 +402,7 @@ def mention_review(
         )
         # Spokespeople decide, the system opens the case on their behalf: they
         # need no case permissions for that, and the trail names them.
-        _route(
-            locked,
-            decision,
-            actor=None,
-            actor_label=f"{ACTOR_LABEL} (reviewed by {name})",
-        )
+        _engage(locked, decision, actor_label=f"{ACTOR_LABEL} (reviewed by {name})")
     mention.refresh_from_db()
     return mention
 
@@ -715,9 +613,7 @@ def triage_run_start(
             last_mention_id=last_id,
             started_by=started_by if started_by is not None and started_by.pk else None,
         )
-        from .tasks import retriage
-
-        enqueue_on_commit(retriage, run.pk)
+        enqueue_on_commit("sources.triage.tasks.retriage", run.pk)
     return run
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.factories import CaseFactory
 from tests.httpserver import Answer, LoopbackServer
+from webcare import bus
 from webcare.api import tasks as webhook_tasks
 from webcare.api.models import DeliveryStatus, Webhook, WebhookDelivery
 from webcare.api.tasks import deliver_webhook, retry_webhook_deliveries
@@ -18,7 +19,6 @@ from webcare.api.webhooks import (
     backoff,
     sign,
     verify,
-    webhook_event,
 )
 
 pytestmark = pytest.mark.django_db
@@ -71,8 +71,8 @@ def test_an_event_is_queued_only_after_commit_and_never_in_the_request(
         django_capture_on_commit_callbacks(execute=False) as callbacks,
         transaction.atomic(),
     ):
-        webhook_event(event="case.opened", case=case)
-        webhook_event(event="case.assigned", case=case)  # not subscribed
+        bus.publish(bus.CaseOpened(case_id=case.pk))
+        bus.publish(bus.CaseAssigned(case_id=case.pk))  # not subscribed
     delivery = WebhookDelivery.objects.get()
     assert (delivery.event, delivery.status) == ("case.opened", DeliveryStatus.PENDING)
     assert receiver.requests == [] and len(callbacks) == 1
@@ -84,7 +84,7 @@ def test_an_event_is_queued_only_after_commit_and_never_in_the_request(
 def test_a_rolled_back_change_sends_nothing(hook, receiver):
     case = CaseFactory()
     with pytest.raises(RuntimeError), transaction.atomic():
-        webhook_event(event="case.opened", case=case)
+        bus.publish(bus.CaseOpened(case_id=case.pk))
         raise RuntimeError("the change failed")
     assert not WebhookDelivery.objects.exists()
     assert receiver.requests == []
@@ -96,7 +96,7 @@ def test_a_delivery_is_signed_and_logged(
     receiver.add("/hooks", 204, method="POST")
     case = CaseFactory(subject="Pas kwijt")
     with django_capture_on_commit_callbacks(execute=True):
-        webhook_event(event="case.opened", case=case)
+        bus.publish(bus.CaseOpened(case_id=case.pk))
     [request] = receiver.requests
     assert verify(
         secret="whsec_test",
@@ -163,7 +163,7 @@ def test_the_sweeper_delivers_an_event_whose_first_message_was_lost(
     case = CaseFactory()
     # The change commits but its queued message never reaches a worker.
     with django_capture_on_commit_callbacks(execute=False):
-        webhook_event(event="case.opened", case=case)
+        bus.publish(bus.CaseOpened(case_id=case.pk))
     delivery = WebhookDelivery.objects.get()
     assert delivery.next_attempt_at is None
     # Just queued: its own message goes first.

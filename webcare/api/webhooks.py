@@ -1,6 +1,7 @@
 """Outbound webhooks: tell the CRM when something changes, without ever blocking.
 
-Services call `webhook_event(...)` inside their transaction. It writes one
+The apps' `api` modules call `webhook_event(...)` from their handlers of domain
+events (webcare.bus), inside the transaction of the change. It writes one
 WebhookDelivery row per subscribed webhook and queues `deliver_webhook` only after
 commit, so a rolled-back change sends nothing and the request never waits for the CRM.
 Each delivery is signed: `X-Webcare-Signature: t=<unix time>,v1=<hex>` where hex is
@@ -16,6 +17,7 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -167,41 +169,10 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=base) * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
-def case_payload(case) -> dict:
-    return {
-        "id": case.pk,
-        "subject": case.subject,
-        "status": case.status,
-        "priority": case.priority,
-        "category": case.category,
-        "channel": case.channel,
-        "assignee": case.assignee_id,
-        "team": case.team_id,
-        "customer": case.customer_id,
-        "crm_customer_id": case.crm_customer_id,
-        "created_at": case.created_at,
-        "updated_at": case.updated_at,
-        "resolved_at": case.resolved_at,
-        "closed_at": case.closed_at,
-    }
-
-
-def survey_payload(survey) -> dict:
-    # Never the token: the payload is not a place for a customer's personal link.
-    return {
-        "id": survey.pk,
-        "case": survey.case_id,
-        "status": survey.status,
-        "score": survey.score,
-        "band": survey.band,
-        "comment": survey.comment,
-        "responded_at": survey.responded_at,
-    }
-
-
-def webhook_event(*, event: str, case=None, survey=None) -> None:
+def webhook_event(*, event: str, data: dict | Callable[[], dict]) -> None:
     """Record a delivery for every active webhook subscribed to `event`; queue them
-    after commit. Call inside the transaction of the change."""
+    after commit. Call inside the transaction of the change. `data` is the payload,
+    or a function that builds it, called only when some webhook wants the event."""
     if event not in WebhookEvent.values:
         raise ValueError(f"Unknown webhook event: {event}")
     # The table is small (a few CRMs); filtering the JSON list in Python keeps this
@@ -215,12 +186,8 @@ def webhook_event(*, event: str, case=None, survey=None) -> None:
     ]
     if not webhooks:
         return
-    data: dict = {}
-    if case is not None:
-        data["case"] = case_payload(case)
-    if survey is not None:
-        data["survey"] = survey_payload(survey)
-        data.setdefault("case", {"id": survey.case_id})
+    if callable(data):
+        data = data()
     payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create(

@@ -3,7 +3,7 @@
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
-from cases.roles import ROLE_PERMISSIONS, apply_roles
+from webcare.roles import ROLE_PERMISSIONS, apply_roles
 
 
 class Command(BaseCommand):

@@ -2,7 +2,8 @@
 
 Cases go through the same services the team uses, so their audit trails, due times and
 surveys are what the system itself would have written; afterwards their times are moved
-into the past so that reports have history.
+into the past so that reports have history. It lives in reporting, the top of the
+house, because it fills every app (sources, cases, surveys).
 """
 
 import random

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cases.demo import load_demo_data
+from reporting.demo import load_demo_data
 
 
 class Command(BaseCommand):

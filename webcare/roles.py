@@ -1,4 +1,5 @@
-"""Staff groups and what each may do; applied by a migration and `setup_roles`."""
+"""Staff groups and what each may do in every app; applied by migrations and
+`manage.py setup_roles`. Project-wide, so it lives in the core, below the apps."""
 
 from django.contrib.auth.management import create_permissions
 
