@@ -131,7 +131,7 @@ class CaseMerged(CaseChanged):
 
 @dataclass(frozen=True, kw_only=True)
 class SurveyAnswered(Event):
-    """A customer answered (or corrected) their survey."""
+    """A customer answered their survey (a later correction is not published)."""
 
     handled_by = ("reporting.api.webhooks.survey_answered",)
 
