@@ -227,7 +227,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "retry-webhook-deliveries": {
-        "task": "webcare.api.tasks.retry_webhook_deliveries",
+        "task": "cases.webhooks.retry_webhook_deliveries",
         "schedule": 60.0,
     },
     "triage-pending": {

@@ -14,7 +14,9 @@ from webcare.api.webhooks import (
 )
 
 
-@shared_task(ignore_result=True)
+# The names are the ones these tasks had in the cases app, so that messages queued
+# by a deployment of the old layout (retries up to an hour ahead) still find them.
+@shared_task(name="cases.webhooks.deliver_webhook", ignore_result=True)
 def deliver_webhook(delivery_id: int) -> None:
     delivery = delivery_claim(delivery_id=delivery_id)
     if delivery is None:
@@ -29,7 +31,7 @@ def deliver_webhook(delivery_id: int) -> None:
         deliver_webhook.apply_async((delivery.pk,), countdown=countdown)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="cases.webhooks.retry_webhook_deliveries", ignore_result=True)
 def retry_webhook_deliveries() -> int:
     """Deliver pending deliveries that are due: retries whose queued message was lost
     (a worker restart), and every retry when tasks run eagerly."""

@@ -7,7 +7,7 @@ from webcare.roles import ROLE_PERMISSIONS, apply_roles
 
 
 class Command(BaseCommand):
-    help = "Create or update the staff groups and their permissions (cases/roles.py)."
+    help = "Create or update the staff groups and their permissions (webcare/roles.py)."
 
     def handle(self, *args, **options):
         apply_roles(apps)
