@@ -159,18 +159,3 @@ def publish(event: Event) -> None:
 
 def subscribers(event_type: type[Event]) -> list[Handler]:
     return list(_handlers[event_type])
-
-
-def events() -> tuple[type[Event], ...]:
-    """Every event that travels on the bus."""
-    return (
-        MentionEngaged,
-        CaseOpened,
-        CaseAssigned,
-        CaseEscalated,
-        CaseResolved,
-        CaseReopened,
-        CaseClosed,
-        CaseMerged,
-        SurveyAnswered,
-    )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.shortcuts import render
 
 from cases import services
+from cases.admin.common import _action_form_page
 from cases.forms import AddToCaseForm
 from cases.services import CaseError
 from sources import admin as sources_admin
@@ -28,17 +27,14 @@ class MentionAdmin(sources_admin.MentionAdmin):
     def add_to_case(self, request, queryset):
         form = AddToCaseForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Add to case",
-                "form": form,
-                "queryset": queryset,
-                "action": "add_to_case",
-                "opts": self.model._meta,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "media": self.media + form.media,
-            }
-            return render(request, "admin/cases/action_form.html", context)
+            return _action_form_page(
+                self,
+                request,
+                queryset,
+                form=form,
+                title="Add to case",
+                action="add_to_case",
+            )
         added, errors = [], []
         for mention in queryset.order_by("published_at", "pk"):
             try:

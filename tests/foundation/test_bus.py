@@ -14,20 +14,30 @@ def dotted(handler) -> str:
     return f"{handler.__module__}.{handler.__qualname__}"
 
 
-@pytest.mark.parametrize("event_type", bus.events(), ids=lambda e: e.__name__)
+# Every event the bus module defines: the concrete ones name their handlers.
+EVENTS = [
+    value
+    for value in vars(bus).values()
+    if isinstance(value, type) and issubclass(value, bus.Event) and value.handled_by
+]
+
+
+def test_the_bus_defines_the_events_between_the_apps():
+    assert {event.__name__ for event in EVENTS} >= {
+        "MentionEngaged",
+        "CaseResolved",
+        "CaseReopened",
+        "CaseClosed",
+        "CaseMerged",
+        "SurveyAnswered",
+    }
+
+
+@pytest.mark.parametrize("event_type", EVENTS, ids=lambda e: e.__name__)
 def test_every_event_lists_exactly_its_subscribers_in_order(event_type):
     assert [dotted(h) for h in bus.subscribers(event_type)] == list(
         event_type.handled_by
     )
-
-
-def test_every_event_the_module_defines_is_in_the_catalogue():
-    defined = {
-        value
-        for value in vars(bus).values()
-        if isinstance(value, type) and issubclass(value, bus.Event) and value.handled_by
-    }
-    assert defined == set(bus.events())
 
 
 @pytest.mark.django_db
