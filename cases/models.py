@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sources.models import Category, Department, Priority, SourceKind
+from webcare.sync import SyncPositionField
 
 
 class Team(models.Model):
@@ -231,6 +232,7 @@ class Case(models.Model):
     first_response_breached_at = models.DateTimeField(null=True, blank=True)
     resolution_warned_at = models.DateTimeField(null=True, blank=True)
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    sync_position = SyncPositionField()
 
     objects = CaseQuerySet.as_manager()
 
@@ -258,6 +260,7 @@ class Case(models.Model):
             models.Index(fields=["status", "next_due_at"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["updated_at", "id"]),
+            models.Index(fields=["sync_position", "id"]),
             models.Index(fields=["customer", "status"]),
         ]
         permissions = [
@@ -373,6 +376,7 @@ class Escalation(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_note = models.TextField(blank=True)
+    sync_position = SyncPositionField()
 
     class Meta:
         ordering = ["-requested_at"]
@@ -386,7 +390,10 @@ class Escalation(models.Model):
                 name="escalation_resolved_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["department", "status"])]
+        indexes = [
+            models.Index(fields=["department", "status"]),
+            models.Index(fields=["sync_position", "id"]),
+        ]
 
     def __str__(self):
         return f"{self.get_department_display()} for case {self.case_id}"
@@ -425,12 +432,16 @@ class Commitment(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    sync_position = SyncPositionField()
 
     objects = CommitmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at"]
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["sync_position", "id"]),
+        ]
 
     def __str__(self):
         return f"{self.description} (due {self.due_at:%Y-%m-%d %H:%M})"
@@ -485,10 +496,14 @@ class CaseEvent(models.Model):
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sync_position = SyncPositionField()
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["case", "created_at"])]
+        indexes = [
+            models.Index(fields=["case", "created_at"]),
+            models.Index(fields=["sync_position", "id"]),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} on case {self.case_id}"

@@ -56,10 +56,11 @@ def case_queryset():
 @extend_schema_view(
     list=extend_schema(
         summary="List cases (incremental sync)",
-        description="Ordered by (updated_at, id) unless `ordering` says otherwise. "
-        "To sync: page with `next_cursor` until `has_more` is false, keep the last "
-        "`next_cursor`, and poll with it later for what changed since. Changes of the "
-        "last few seconds appear on the next poll (see the pagination docs).",
+        description="Ordered by (sync_position, id) unless `ordering` says "
+        "otherwise. To sync: page with `next_cursor` until `has_more` is false, keep "
+        "the last `next_cursor`, and poll with it later for what changed since. A "
+        "change whose transaction is still running appears on a later poll, never "
+        "behind the cursor; other orderings are for browsing, not for syncing.",
         responses={200: CaseSerializer(many=True), **ERROR_RESPONSES},
     ),
     retrieve=extend_schema(summary="One case", responses={200: CaseSerializer}),
@@ -74,7 +75,7 @@ class CaseViewSet(
     serializer_class = CaseSerializer
     filterset_class = CaseFilter
     search_fields = ["subject", "crm_customer_id", "customer__handle", "=id"]
-    ordering_fields = ["updated_at", "created_at", "id"]
+    ordering_fields = ["sync_position", "updated_at", "created_at", "id"]
     staff_permissions = {"events": ("cases.view_caseevent",)}
 
     def get_queryset(self):
@@ -322,8 +323,8 @@ class CaseViewSet(
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
         case = self.get_object()
-        rows = CaseEvent.objects.filter(case=case).order_by("created_at", "id")
-        return paginated(request, rows, CaseEventSerializer, sync_field="created_at")
+        rows = CaseEvent.objects.filter(case=case).order_by("sync_position", "id")
+        return paginated(request, rows, CaseEventSerializer)
 
 
 @extend_schema_view(
@@ -335,9 +336,7 @@ class CaseEventViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CaseEventSerializer
     filterset_class = CaseEventFilter
     search_fields = ["actor_label"]
-    ordering = ["created_at", "id"]
-    ordering_fields = ["created_at", "id"]
-    sync_field = "created_at"
+    ordering_fields = ["sync_position", "created_at", "id"]
 
 
 @extend_schema_view(
@@ -349,9 +348,7 @@ class EscalationViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = EscalationSerializer
     filterset_class = EscalationFilter
     search_fields = ["reason", "case__subject"]
-    ordering = ["requested_at", "id"]
-    ordering_fields = ["requested_at", "id"]
-    sync_field = "requested_at"
+    ordering_fields = ["sync_position", "requested_at", "id"]
 
     def _input(self, serializer_class):
         serializer = serializer_class(data=self.request.data)
@@ -396,9 +393,7 @@ class CommitmentViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CommitmentSerializer
     filterset_fields = ["case", "status", "owner"]
     search_fields = ["description"]
-    ordering = ["created_at", "id"]
-    ordering_fields = ["created_at", "due_at", "id"]
-    sync_field = "created_at"
+    ordering_fields = ["sync_position", "created_at", "due_at", "id"]
 
     @extend_schema(
         summary="The promise was kept",

@@ -66,9 +66,7 @@ class SurveyViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = SurveySerializer
     filterset_class = SurveyFilter
     search_fields = ["comment", "subject"]
-    ordering = ["created_at", "id"]
-    ordering_fields = ["created_at", "id"]
-    sync_field = "created_at"
+    ordering_fields = ["sync_position", "created_at", "id"]
     # The link lets anyone answer as the customer: only for clients that send it.
     required_scopes = {"link": "write"}
     staff_permissions = {"link": ("reporting.change_survey",)}

@@ -42,9 +42,7 @@ class SourceViewSet(
     serializer_class = SourceSerializer
     filterset_class = SourceFilter
     search_fields = ["name", "query"]
-    ordering = ["created_at", "id"]
-    ordering_fields = ["created_at", "id"]
-    sync_field = "created_at"
+    ordering_fields = ["sync_position", "created_at", "id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
     required_scopes = {
         "create": ApiScope.ADMIN,
@@ -61,7 +59,7 @@ class SourceViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Mentions (incremental sync by updated_at)"),
+    list=extend_schema(summary="Mentions (incremental sync)"),
     retrieve=extend_schema(summary="One mention"),
 )
 class MentionViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -69,7 +67,7 @@ class MentionViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = MentionSerializer
     filterset_class = MentionFilter
     search_fields = ["text", "author__handle", "external_id"]
-    ordering_fields = ["updated_at", "first_seen_at", "id"]
+    ordering_fields = ["sync_position", "updated_at", "first_seen_at", "id"]
     required_scopes = {"ingest": ApiScope.INGEST}
     staff_permissions = {"ingest": ("sources.add_mention",)}
 

@@ -11,9 +11,7 @@ from webcare.api.auth import api_client_create
 
 @pytest.fixture(autouse=True)
 def api_settings(settings):
-    # Fresh throttle buckets, and no settle window (tests that are about the window
-    # set it themselves).
-    settings.WEBCARE_API_SYNC_SETTLE_SECONDS = 0
+    # Fresh throttle buckets.
     # The webhook receivers of these tests listen on 127.0.0.1; the tests of the
     # refusal of internal hosts turn this off again.
     settings.WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = True

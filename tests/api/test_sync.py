@@ -1,4 +1,9 @@
-"""Incremental sync: keyset pages by (updated_at, id) that neither skip nor repeat."""
+"""Incremental sync: keyset pages by (sync_position, id) that neither skip nor repeat.
+
+Tests that change rows between polls commit each write (`transaction=True`): on
+PostgreSQL all writes of one transaction share one sync position, so inside a test's
+own transaction a row already served could not move behind the cursor.
+"""
 
 import base64
 import json
@@ -13,18 +18,29 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cases.models import Case, Topic
-from tests.factories import CaseFactory, SurveyFactory
+from cases.models import Case, Escalation, Topic
+from reporting.models import Survey
+from sources.models import Mention
+from tests.factories import (
+    CaseFactory,
+    EscalationFactory,
+    MentionFactory,
+    SurveyFactory,
+    UserFactory,
+)
 
 CASES = "/api/v1/cases/"
+MENTIONS = "/api/v1/mentions/"
 
 
-def page_through(crm, params=None, cursor=None):
+def page_through(crm, params=None, cursor=None, *, path=CASES):
     """Every page from `cursor` on; returns (rows, last next_cursor)."""
     rows = []
     while True:
         query = {**(params or {}), **({"cursor": cursor} if cursor else {})}
-        body = crm.get(CASES, query).json()
+        response = crm.get(path, query)
+        assert response.status_code == 200, response.content
+        body = response.json()
         rows.extend(body["results"])
         cursor = body["next_cursor"]
         if not body["has_more"]:
@@ -39,7 +55,9 @@ def spread_updates(cases, minutes_ago=60):
         )
 
 
-@pytest.mark.django_db
+# Committed writes, as in production: on PostgreSQL every write of one transaction
+# shares one position, so a test's own transaction could not move a row it served.
+@pytest.mark.django_db(transaction=True)
 def test_rows_changing_while_paging_are_neither_missed_nor_repeated(crm):
     cases = CaseFactory.create_batch(23)
     spread_updates(cases)
@@ -80,19 +98,79 @@ def test_rows_changing_while_paging_are_neither_missed_nor_repeated(crm):
     assert [row["id"] for row in rows] == [case.pk]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_queryset_update_moves_the_sync_position_and_updated_at(crm):
+    """Writes that bypass save() (the deadline check's breach flags, a merge moving
+    mentions) are still served by the next poll, and `updated_since` sees them."""
+    case, other = CaseFactory(), CaseFactory()
+    spread_updates([case, other], minutes_ago=30)
+    _, cursor = page_through(crm)
+    before = Case.objects.get(pk=case.pk)
+    Case.objects.filter(pk=case.pk).update(first_response_breached_at=timezone.now())
+    after = Case.objects.get(pk=case.pk)
+    assert after.sync_position > before.sync_position
+    assert after.updated_at > before.updated_at
+    rows, _ = page_through(crm, cursor=cursor)
+    assert [row["id"] for row in rows] == [case.pk]
+    since = (timezone.now() - timedelta(minutes=1)).isoformat()
+    assert [
+        row["id"] for row in crm.get(CASES, {"updated_since": since}).json()["results"]
+    ] == [case.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mention_moved_by_a_merge_is_served_again(crm):
+    from cases import services
+
+    manager = UserFactory(is_superuser=True)  # the role groups are flushed here
+    mention = MentionFactory()
+    survivor, duplicate = CaseFactory(), CaseFactory()
+    Mention.objects.filter(pk=mention.pk).update(case=duplicate)
+    _, cursor = page_through(crm, path=MENTIONS)
+    services.case_merge(duplicate=duplicate, into=survivor, actor=manager)
+    rows, _ = page_through(crm, path=MENTIONS, cursor=cursor)
+    assert [(row["id"], row["case"]) for row in rows] == [(mention.pk, survivor.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "path, change",
+    [
+        (
+            "/api/v1/escalations/",
+            lambda row: Escalation.objects.filter(pk=row.pk).update(
+                status="acknowledged", acknowledged_at=timezone.now()
+            ),
+        ),
+        (
+            "/api/v1/surveys/",
+            lambda row: Survey.objects.filter(pk=row.pk).update(
+                status="answered", score=9, responded_at=timezone.now()
+            ),
+        ),
+    ],
+    ids=["escalation acknowledged", "survey answered"],
+)
+def test_escalations_and_surveys_sync_their_changes_not_only_their_creation(
+    crm, path, change
+):
+    row = (EscalationFactory if "escalations" in path else SurveyFactory)()
+    first, cursor = page_through(crm, path=path)
+    assert [item["id"] for item in first] == [row.pk]
+    change(row)
+    later, _ = page_through(crm, path=path, cursor=cursor)
+    assert [item["id"] for item in later] == [row.pk]
+    assert later[0]["status"] in ("acknowledged", "answered")
+
+
 @pytest.mark.django_db
-def test_the_settle_window_holds_back_rows_younger_than_it(crm, settings):
-    settings.WEBCARE_API_SYNC_SETTLE_SECONDS = 5
-    old, fresh = CaseFactory(), CaseFactory()
-    spread_updates([old])
-    assert [row["id"] for row in crm.get(CASES).json()["results"]] == [old.pk]
-    Case.objects.filter(pk=fresh.pk).update(
-        updated_at=timezone.now() - timedelta(seconds=6)
-    )
-    assert [row["id"] for row in crm.get(CASES).json()["results"]] == [old.pk, fresh.pk]
-    # Another ordering is not a sync: no window.
-    rows = crm.get(CASES, {"ordering": "-created_at"}).json()["results"]
-    assert len(rows) == 2
+def test_a_cursor_from_before_the_sync_position_asks_for_a_fresh_sync(crm):
+    CaseFactory()
+    raw = json.dumps({"o": ["updated_at", "id"], "v": [timezone.now().isoformat(), 1]})
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    response = crm.get(CASES, {"cursor": cursor})
+    assert response.status_code == 400
+    assert "sync once more from the start" in response.json()["cursor"][0]
 
 
 @pytest.mark.django_db
@@ -116,7 +194,7 @@ def test_it_rejects_a_cursor_with_an_impossible_time(crm):
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     for moment in ("2026-13-45T00:00:00+00:00", "2026-01-01T00:00:00+99:00"):
-        response = crm.get(CASES, {"cursor": cursor(moment)})
+        response = crm.get(CASES, {"cursor": cursor(moment), "ordering": "updated_at"})
         assert response.status_code == 400
         assert response.json() == {"cursor": ["Invalid cursor."]}
 
@@ -143,29 +221,34 @@ def test_queries_per_page_are_constant_whatever_the_page_size(crm, agent):
 
 
 def _in_thread(target, *args):
+    """A thread whose crash the test sees (`thread.failed`), not only its log."""
+
     def run():
         try:
             target(*args)
+        except BaseException:
+            thread.failed = True
+            raise
         finally:
             connections.close_all()
 
     thread = threading.Thread(target=run)
+    thread.failed = False
     thread.start()
     return thread
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("settle", [0, 1.5])
-def test_a_slow_commit_is_missed_only_without_the_settle_window(
-    on_postgres, crm, settings, settle
-):
-    settings.WEBCARE_API_SYNC_SETTLE_SECONDS = settle
+def test_a_change_committed_long_after_it_was_saved_is_still_served(on_postgres, crm):
+    """The old 2-second window stepped over such a change for good. The writer
+    here saves, then holds its transaction open while the client polls (and is
+    served a later, quicker commit), then commits; the next poll serves it. The wait
+    is set by events, not by a clock: the sync position does not depend on how long
+    the transaction stays open (60 s behaves as 0.5 s)."""
     slow, quick = CaseFactory(), CaseFactory()
-    spread_updates([slow, quick], minutes_ago=10)
     _, cursor = page_through(crm)
-    time.sleep(settle)
-    saved, read = threading.Event(), threading.Event()
+    saved, polled = threading.Event(), threading.Event()
 
     def slow_writer():
         with transaction.atomic():
@@ -173,33 +256,34 @@ def test_a_slow_commit_is_missed_only_without_the_settle_window(
             case.subject = "saved early, committed late"
             case.save()
             saved.set()
-            read.wait(10)
+            assert polled.wait(30)
 
     writer = _in_thread(slow_writer)
-    saved.wait(10)
-    Case.objects.filter(pk=quick.pk).update(updated_at=timezone.now())  # commits now
+    assert saved.wait(10)
+    quick_case = Case.objects.get(pk=quick.pk)
+    quick_case.subject = "saved and committed at once"
+    quick_case.save()
     rows, cursor = page_through(crm, cursor=cursor)
-    read.set()
+    assert [row["id"] for row in rows] == []  # held back behind the open writer
+    time.sleep(0.5)
+    rows, cursor = page_through(crm, cursor=cursor)
+    assert [row["id"] for row in rows] == []
+    polled.set()
     writer.join()
-    time.sleep(settle)
     later, _ = page_through(crm, cursor=cursor)
-    served = {row["id"] for row in rows + later}
-    if settle:
-        assert served == {slow.pk, quick.pk}
-    else:
-        # Why the window exists: the reader stepped past the uncommitted change.
-        assert served == {quick.pk}
+    served = {row["id"]: row["subject"] for row in later}
+    assert served == {
+        slow.pk: "saved early, committed late",
+        quick.pk: "saved and committed at once",
+    }
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_sync_under_concurrent_writers_sees_every_final_version(
-    on_postgres, crm, settings
-):
-    settings.WEBCARE_API_SYNC_SETTLE_SECONDS = 1
+def test_sync_under_concurrent_writers_sees_every_final_version(on_postgres, crm):
     cases = CaseFactory.create_batch(60)
-    spread_updates(cases)
     stop = threading.Event()
+    writes = []
 
     def writer(seed):
         rng = random.Random(seed)
@@ -208,25 +292,27 @@ def test_sync_under_concurrent_writers_sees_every_final_version(
                 case = Case.objects.select_for_update().get(pk=rng.choice(cases).pk)
                 case.reach += 1
                 case.save()
-                time.sleep(rng.uniform(0, 0.05))  # commit a little after saving
+                time.sleep(rng.uniform(0, 0.3))  # commit well after saving
+            writes.append(case.pk)
 
     writers = [_in_thread(writer, seed) for seed in range(3)]
-    seen: list[tuple[int, str]] = []
+    seen: list[tuple[int, int]] = []
     cursor = None
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         query = {"page_size": 7, **({"cursor": cursor} if cursor else {})}
         body = crm.get(CASES, query).json()
-        seen.extend((row["id"], row["updated_at"]) for row in body["results"])
+        seen.extend((row["id"], row["reach"]) for row in body["results"])
         cursor = body["next_cursor"]
     stop.set()
     for thread in writers:
         thread.join()
-    time.sleep(1.1)
+    assert not [thread for thread in writers if thread.failed], "a writer crashed"
+    assert len(writes) > 10
     rows, _ = page_through(crm, {"page_size": 7}, cursor=cursor)
-    seen.extend((row["id"], row["updated_at"]) for row in rows)
+    seen.extend((row["id"], row["reach"]) for row in rows)
 
     assert len(seen) == len(set(seen)), "a version was served twice"
     last_served = dict(seen)
     for case in Case.objects.all():
-        assert parse_datetime(last_served[case.pk]) == case.updated_at
+        assert last_served[case.pk] == case.reach

@@ -10,6 +10,8 @@ import hashlib
 from django.db import models
 from django.utils import timezone
 
+from webcare.sync import SyncPositionField
+
 
 class ApiScope(models.TextChoices):
     READ = "read", "Read"
@@ -95,12 +97,16 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sync_position = SyncPositionField()
 
     class Meta:
         db_table = "cases_webhookdelivery"
         ordering = ["-created_at"]
         verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["sync_position", "id"]),
+        ]
 
     def __str__(self):
         return f"{self.event} -> {self.webhook.url}"

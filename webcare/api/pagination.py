@@ -1,37 +1,38 @@
 """Keyset ("cursor") pagination that a CRM can use to sync incrementally.
 
-Rows are ordered by a tuple that ends in the primary key (default `(updated_at, id)`),
-and a page starts strictly after the last row of the previous page. Unlike offsets,
-nothing is skipped or repeated when rows change while a client pages: a row that is
-updated moves to the end (its new version is seen again, once), a new row appears at
-the end. The last page still carries `next_cursor`; the CRM stores it and polls with it
-later to get only what changed since.
+Rows are ordered by a tuple that ends in the primary key (default
+`(sync_position, id)`), and a page starts strictly after the last row of the previous
+page. Unlike offsets, nothing is skipped or repeated when rows change while a client
+pages: a row that is changed moves to the end (its new version is seen again, once), a
+new row appears at the end. The last page still carries `next_cursor`; the CRM stores
+it and polls with it later to get only what changed since.
 
-A row's `updated_at` is taken when it is saved but becomes visible when its transaction
-commits, a little later. A poller reading in between could step past it for good. So,
-when paging by the sync field, rows younger than WEBCARE_API_SYNC_SETTLE_SECONDS are
-not served yet; they come on the next poll. The wait also absorbs small clock skew
-between application servers.
+When paging in sync order, only settled changes are served (`webcare.sync.settled`):
+a change whose transaction is still running, however long, comes on a later poll,
+behind the cursor of none. Other orders are for browsing, not for syncing.
 """
 
 import base64
 import binascii
 import json
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from webcare.sync import settled
 
-def settle_seconds() -> float:
-    return float(settings.WEBCARE_API_SYNC_SETTLE_SECONDS)
+SYNC_ORDERING = ("sync_position", "id")
+# Before the sync position, cursors ran in the order of one of these.
+OLD_SYNC_ORDERINGS = (
+    ["updated_at", "id"],
+    ["created_at", "id"],
+    ["requested_at", "id"],
+)
 
 
 class SyncCursorPagination(BasePagination):
@@ -45,10 +46,8 @@ class SyncCursorPagination(BasePagination):
         self.page_size_value = self._page_size(request)
         ordering = self._ordering(queryset)
         self.ordering = ordering
-        sync_field = getattr(view, "sync_field", "updated_at")
-        if ordering[0] == (sync_field, False) and settle_seconds() > 0:
-            horizon = timezone.now() - timedelta(seconds=settle_seconds())
-            queryset = queryset.filter(**{f"{sync_field}__lte": horizon})
+        if ordering[0] == (SYNC_ORDERING[0], False):
+            queryset = settled(queryset)
         self.cursor = request.query_params.get(self.cursor_query_param)
         if self.cursor is not None:
             values = self._decode(self.cursor, queryset.model, ordering)
@@ -150,7 +149,7 @@ class SyncCursorPagination(BasePagination):
     @staticmethod
     def _ordering(queryset) -> list[tuple[str, bool]]:
         ordering = []
-        for item in queryset.query.order_by or ("updated_at", "id"):
+        for item in queryset.query.order_by or SYNC_ORDERING:
             if not isinstance(item, str):
                 raise TypeError(
                     "Keyset pagination needs plain field names to order by."
@@ -182,7 +181,17 @@ class SyncCursorPagination(BasePagination):
             names, values = payload["o"], payload["v"]
         except (binascii.Error, ValueError, KeyError, TypeError):
             raise invalid
-        if names != [f"-{n}" if d else n for n, d in ordering]:
+        expected = [f"-{n}" if d else n for n, d in ordering]
+        if names in OLD_SYNC_ORDERINGS and expected == list(SYNC_ORDERING):
+            raise ValidationError(
+                {
+                    "cursor": [
+                        "This cursor is from before the sync position: sync once "
+                        "more from the start (without a cursor) and keep the new one."
+                    ]
+                }
+            )
+        if names != expected:
             raise ValidationError(
                 {"cursor": ["This cursor belongs to another ordering."]}
             )

@@ -6,7 +6,6 @@ writes, and a service's refusal answered as 400/403/409 with its message.
 """
 
 from datetime import UTC
-from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -100,12 +99,11 @@ class ApiViewSetMixin:
     throttle_classes = [ApiClientRateThrottle]
     pagination_class = SyncCursorPagination
     filter_backends = [DjangoFilterBackend, NulSafeSearchFilter, OrderingFilter]
-    ordering = ["updated_at", "id"]
-    ordering_fields = ["updated_at", "created_at", "id"]
+    ordering = ["sync_position", "id"]
+    ordering_fields = ["sync_position", "updated_at", "created_at", "id"]
     lookup_value_regex = ID_PATTERN
     required_scopes: dict[str, str] = {}
     staff_permissions: dict[str, tuple[str, ...]] = {}
-    sync_field = "updated_at"
 
     def initial(self, request, *args, **kwargs):
         # Machines read the API: every time is given in UTC (and naive input is UTC),
@@ -148,12 +146,10 @@ class ApiViewSetMixin:
         return actor_for(self.request)
 
 
-def paginated(request, rows, serializer_class, *, sync_field: str) -> Response:
+def paginated(request, rows, serializer_class) -> Response:
     """A keyset page of `rows` (already ordered), for list-like actions."""
     paginator = SyncCursorPagination()
-    page = paginator.paginate_queryset(
-        rows, request, view=SimpleNamespace(sync_field=sync_field)
-    )
+    page = paginator.paginate_queryset(rows, request)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
@@ -199,7 +195,6 @@ class WebhookViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering = ["created_at", "id"]
     ordering_fields = ["created_at", "id"]
-    sync_field = "created_at"
     search_fields = ["url"]
     staff_permissions = {"deliveries": ("api.view_webhookdelivery",)}
 
@@ -244,11 +239,9 @@ class WebhookViewSet(
     def deliveries(self, request, pk=None):
         webhook = self.get_object()
         rows = WebhookDelivery.objects.filter(webhook=webhook).order_by(
-            "created_at", "id"
+            "sync_position", "id"
         )
-        return paginated(
-            request, rows, WebhookDeliverySerializer, sync_field="created_at"
-        )
+        return paginated(request, rows, WebhookDeliverySerializer)
 
 
 class WebhookDeliveryViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -257,9 +250,7 @@ class WebhookDeliveryViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = WebhookDelivery.objects.none()
     serializer_class = WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilter
-    ordering = ["created_at", "id"]
-    ordering_fields = ["created_at", "id"]
-    sync_field = "created_at"
+    ordering_fields = ["sync_position", "created_at", "id"]
     search_fields = ["event"]
 
     def get_queryset(self):
