@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
-
 from celery import shared_task
 
 from cases import notifications, services
@@ -27,14 +25,9 @@ def send_commitment_reminders() -> dict:
     return {"reminded": len(report.reminded), "overdue": len(report.overdue)}
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=30,
-    retry_backoff_max=15 * 60,
-    max_retries=6,
-    time_limit=60,
-    soft_time_limit=50,
-)
-def send_escalation_notice(escalation_id: int) -> int:
-    """Mail the department about an escalation (queued after the escalation commits)."""
-    return notifications.send_escalation_notice(escalation_id=escalation_id)
+@shared_task(time_limit=60, soft_time_limit=50)
+def send_escalation_notice(escalation_id: int) -> int | None:
+    """Record the department's notice of an escalation (queued after the escalation
+    commits); the outbox sends it and retries until it is delivered."""
+    notice = notifications.escalation_notify_once(escalation_id=escalation_id)
+    return notice.pk if notice else None

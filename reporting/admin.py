@@ -181,8 +181,9 @@ class SurveyInline(admin.StackedInline):
 @admin.register(DailySummary)
 class DailySummaryAdmin(admin.ModelAdmin):
     list_display = ("date", "sent_at", "created_at")
+    list_select_related = ("notice",)
     date_hierarchy = "date"
-    readonly_fields = ("date", "body", "recipients", "sent_at", "created_at")
+    readonly_fields = ("date", "body", "recipients", "notice", "sent_at", "created_at")
     fields = readonly_fields
 
     def has_add_permission(self, request):

@@ -88,6 +88,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "cases": ("*",),
         "reporting": ("*",),
         "api": ("*",),
+        # What was told to staff, and what could not be delivered.
+        "notices": ("view_notice",),
     },
 }
 

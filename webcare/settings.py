@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "webcare.api",
+    "webcare.notices",
     "sources",
     "cases",
     "reporting",
@@ -228,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "retry-webhook-deliveries": {
         "task": "cases.webhooks.retry_webhook_deliveries",
+        "schedule": 60.0,
+    },
+    "send-due-notices": {
+        "task": "webcare.notices.tasks.send_due_notices",
         "schedule": 60.0,
     },
     "triage-pending": {
@@ -406,9 +411,6 @@ WEBCARE_POLL_HTTP_ATTEMPTS = envint("WEBCARE_POLL_HTTP_ATTEMPTS", "3")
 WEBCARE_SOURCE_FAILURE_ALERT_AFTER = envint("WEBCARE_SOURCE_FAILURE_ALERT_AFTER", "3")
 
 # --- REST API for the CRM -------------------------------------------------------
-# Incremental sync holds back rows changed less than this long ago, so a transaction
-# that commits late is served on the next poll instead of being skipped.
-WEBCARE_API_SYNC_SETTLE_SECONDS = envint("WEBCARE_API_SYNC_SETTLE_SECONDS", "2")
 # Webhook retries wait this long, doubling per attempt (up to an hour).
 WEBCARE_WEBHOOK_BACKOFF_SECONDS = envint("WEBCARE_WEBHOOK_BACKOFF_SECONDS", "30")
 # Webhooks to loopback, private, link-local and other internal addresses are refused

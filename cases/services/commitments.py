@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases import events, notifications
@@ -74,13 +72,44 @@ def commitment_make(
     return commitment
 
 
+class _CommitmentMoved(Exception):
+    """The commitment's case changed (a merge) while we waited for its lock."""
+
+
+# More hops than any real chain of merges; each hop waited for a committed merge.
+_MAX_CASE_HOPS = 5
+
+
+def _lock_case_of(commitment_id: int) -> tuple[Case, Commitment]:
+    """The commitment's case and the commitment, locked in that order: the order
+    every other service locks in (a merge locks cases, then moves their open
+    commitments), so the two cannot deadlock.
+
+    The case id read before locking may be stale: a merge that held the case
+    moves the commitment to the surviving case. So the commitment is read again
+    under the case's lock; if it moved, the savepoint is rolled back (releasing
+    the old case's lock, so only one case is ever held) and the new case locked.
+    """
+    for _hop in range(_MAX_CASE_HOPS):
+        case_id = Commitment.objects.values_list("case_id", flat=True).get(
+            pk=commitment_id
+        )
+        try:
+            with transaction.atomic():
+                case = Case.objects.select_for_update().get(pk=case_id)
+                commitment = Commitment.objects.select_for_update().get(
+                    pk=commitment_id
+                )
+                if commitment.case_id != case.pk:
+                    raise _CommitmentMoved
+        except _CommitmentMoved:
+            continue
+        return case, commitment
+    raise CaseError("The case of this commitment keeps changing; try again.")
+
+
 def _close_commitment(commitment, new_status, kind, *, actor, actor_label):
-    # The case first, then the commitment: the order every other service locks in
-    # (a merge locks cases, then their commitments), so the two cannot deadlock.
-    # A commitment never changes case, so its case id can be read before locking.
-    case_id = Commitment.objects.values_list("case_id", flat=True).get(pk=commitment.pk)
-    case = Case.objects.select_for_update().get(pk=case_id)
-    commitment = Commitment.objects.select_for_update().get(pk=commitment.pk)
+    case, commitment = _lock_case_of(commitment.pk)
     if commitment.status != CommitmentStatus.OPEN:
         raise InvalidTransition(
             f"This commitment is already {commitment.get_status_display().lower()}."
@@ -139,8 +168,9 @@ def commitment_reminders_send(
 ) -> ReminderReport:
     """Remind each owner once shortly before a promise is due, and tell the owner
     and the team once when it is overdue. Claimed like the deadline check, so a
-    rerun sends nothing twice. The team hears of a non-urgent overdue promise only
-    in its opening hours."""
+    rerun sends nothing twice; each notice is written with its claim and sent by
+    the outbox (webcare.notices), retried until delivered. The team hears of a
+    non-urgent overdue promise only in its opening hours."""
     now = now or timezone.now()
     report = ReminderReport()
     due_soon = Commitment.objects.filter(
@@ -151,14 +181,20 @@ def commitment_reminders_send(
     ).order_by("due_at")
     for commitment_id in due_soon.values_list("pk", flat=True)[:BATCH_SIZE]:
         with transaction.atomic():
-            won = Commitment.objects.filter(
-                pk=commitment_id,
-                status=CommitmentStatus.OPEN,
-                reminder_sent_at__isnull=True,
-            ).update(reminder_sent_at=now)
-            if won:
+            # Case, then commitment: the order a merge locks in.
+            try:
+                _case, commitment = _lock_case_of(commitment_id)
+            except Commitment.DoesNotExist:
+                continue  # deleted with its case meanwhile
+            if (
+                commitment.status == CommitmentStatus.OPEN
+                and commitment.reminder_sent_at is None
+            ):
+                commitment.reminder_sent_at = now
+                commitment.save(update_fields=["reminder_sent_at"])
                 report.reminded.append(commitment_id)
-                transaction.on_commit(_send_reminder(commitment_id))
+                # In the claim's transaction: the outbox sends it after commit.
+                notifications.commitment_reminder_notify(commitment_id=commitment_id)
     overdue = Commitment.objects.filter(
         status=CommitmentStatus.OPEN,
         overdue_notified_at__isnull=True,
@@ -173,31 +209,26 @@ def commitment_reminders_send(
         if not schedules[key] and commitment.case.priority != Priority.URGENT:
             continue
         with transaction.atomic():
-            won = Commitment.objects.filter(
-                pk=commitment.pk,
-                status=CommitmentStatus.OPEN,
-                overdue_notified_at__isnull=True,
-            ).update(
-                overdue_notified_at=now,
+            # Case, then commitment (as a merge locks), and the case it is on now.
+            try:
+                case, locked = _lock_case_of(commitment.pk)
+            except Commitment.DoesNotExist:
+                continue
+            if (
+                locked.status == CommitmentStatus.OPEN
+                and locked.overdue_notified_at is None
+            ):
+                locked.overdue_notified_at = now
                 # Too late for a reminder now; the overdue notice says it all.
-                reminder_sent_at=Coalesce(F("reminder_sent_at"), now),
-            )
-            if won:
+                locked.reminder_sent_at = locked.reminder_sent_at or now
+                locked.save(update_fields=["overdue_notified_at", "reminder_sent_at"])
                 report.overdue.append(commitment.pk)
                 events.target_breached_event(
-                    case=commitment.case,
+                    case=case,
                     target="commitment",
                     due_at=commitment.due_at,
                     actor_label=actor_label,
                     commitment_id=commitment.pk,
                 )
-                transaction.on_commit(_send_overdue(commitment.pk))
+                notifications.commitment_overdue_notify(commitment_id=commitment.pk)
     return report
-
-
-def _send_reminder(commitment_id: int):
-    return lambda: notifications.send_commitment_reminder(commitment_id=commitment_id)
-
-
-def _send_overdue(commitment_id: int):
-    return lambda: notifications.send_commitment_overdue(commitment_id=commitment_id)

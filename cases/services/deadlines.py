@@ -75,7 +75,9 @@ def case_deadlines_check(
 
     Every flag is claimed with a conditional UPDATE (`... WHERE warned_at IS NULL`)
     and counted: a second run, or a second worker at the same moment, finds
-    nothing left to claim, so no notice goes out twice. Outside the team's hours
+    nothing left to claim, so no notice is written twice. The notice is written
+    in the same transaction as the flags (webcare.notices), so a mail server that
+    is down delays it but never loses it. Outside the team's hours
     only urgent cases are flagged; the others wait for the next opening.
     """
     now = now or timezone.now()
@@ -101,27 +103,18 @@ def case_deadlines_check(
                 team, now=now, open_now=open_now, actor_label=actor_label
             )
             if claimed["warnings"] or claimed["breaches"] or escalations:
-                transaction.on_commit(
-                    _send_digest(
-                        team_id, claimed["warnings"], claimed["breaches"], escalations
-                    )
+                # In the claim's transaction: a committed flag always has its
+                # notice, sent after commit and retried by the outbox until it is.
+                notifications.target_digest_notify(
+                    team_id=team_id,
+                    warnings=claimed["warnings"],
+                    breaches=claimed["breaches"],
+                    escalation_ids=escalations,
                 )
         report.warnings.extend(claimed["warnings"])
         report.breaches.extend(claimed["breaches"])
         report.escalation_breaches.extend(escalations)
     return report
-
-
-def _send_digest(team_id, warnings, breaches, escalations):
-    def send():
-        notifications.send_target_digest(
-            team_id=team_id,
-            warnings=warnings,
-            breaches=breaches,
-            escalation_ids=escalations,
-        )
-
-    return send
 
 
 def _check_team_cases(

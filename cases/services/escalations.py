@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from cases import events
+from cases import events, notifications
 from cases.business_hours import add_business_time
 from cases.models import Case, CaseStatus, Escalation, EscalationStatus
 from cases.selectors import service_target_for, team_schedule
@@ -20,7 +20,6 @@ from cases.services.common import (
 )
 from sources.models import Department
 from webcare import bus
-from webcare.celery import enqueue_on_commit
 
 # --- Escalations -------------------------------------------------------------------
 
@@ -78,7 +77,8 @@ def case_escalate(
             actor_label=actor_label,
         )
     )
-    enqueue_on_commit("cases.tasks.send_escalation_notice", escalation.pk)
+    # The department's notice, in this transaction: the outbox sends it after commit.
+    notifications.escalation_notify(escalation_id=escalation.pk)
     return escalation
 
 

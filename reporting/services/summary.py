@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import smtplib
 from datetime import date as date_type
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from reporting.models import DailySummary
 from reporting.selectors import daily_contacts
-from reporting.services.surveys import SurveyDeliveryError
+from webcare.notices.models import NoticeKind
+from webcare.notices.services import notice_queue
 
 # --- the daily summary -------------------------------------------------------------
 
@@ -29,10 +28,11 @@ def _day_bounds(day: date_type) -> tuple[datetime, datetime]:
 def daily_summary_send(
     *, day: date_type | None = None, now: datetime | None = None
 ) -> DailySummary:
-    """Summarise the day's contacts and mail them to customer service, once per day.
+    """Summarise the day's contacts for customer service, once per day.
 
-    The body is written when the row is created (the day up to that moment); a rerun
-    finds the row and sends only if it was not sent yet.
+    The body is written when the row is created (the day up to that moment); the
+    mail is a notice written in the same transaction as the row, so the outbox
+    delivers it (retries, the sweep) and a rerun records nothing twice.
     """
     now = now or timezone.now()
     day = day or timezone.localdate(now)
@@ -57,30 +57,17 @@ def daily_summary_send(
                     date=day, body=body, recipients=recipients, created_at=now
                 )
         except IntegrityError:
-            pass  # another worker wrote it first; send theirs
-    failure: Exception | None = None
+            pass  # another worker wrote it first; it is the one mailed
     with transaction.atomic():
-        summary = (
-            DailySummary.objects.select_for_update(skip_locked=True)
-            .filter(date=day)
-            .first()
-        )
-        if summary is None or summary.sent_at is not None:
-            return summary or DailySummary.objects.get(date=day)
-        try:
-            EmailMultiAlternatives(
+        # A short lock (no network): of two runs, one writes the notice.
+        summary = DailySummary.objects.select_for_update().get(date=day)
+        if summary.notice_id is None:
+            summary.notice = notice_queue(
+                kind=NoticeKind.DAILY_SUMMARY,
+                about=f"daily_summary:{day:%Y-%m-%d}",
                 subject=f"{settings.WEBCARE_TEAM_NAME}: contacts of {day:%Y-%m-%d}",
                 body=summary.body,
-                to=summary.recipients,
-            ).send(fail_silently=False)
-        except (smtplib.SMTPException, OSError) as error:
-            failure = error
-        else:
-            summary.sent_at = timezone.now()
-            summary.save(update_fields=["sent_at"])
-    if failure is not None:
-        raise SurveyDeliveryError(
-            f"daily summary: {type(failure).__name__}: {failure}",
-            retry_in=timedelta(minutes=5),
-        )
-    return summary
+                recipients=summary.recipients,
+            )
+            summary.save(update_fields=["notice"])
+    return DailySummary.objects.select_related("notice").get(pk=summary.pk)

@@ -1,26 +1,24 @@
-"""Shared by storing, polling and health: failure sample limit, team mail."""
+"""Shared by storing, polling and health: failure sample limit, team notices."""
 
-import logging
 import re
 
 from django.conf import settings
-from django.core.mail import send_mail
 
-logger = logging.getLogger(__name__)
+from webcare.notices.services import notice_queue
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 FAILURE_SAMPLE_LIMIT = 20
 
 
-def _mail_team(*, subject: str, body: str) -> None:
-    # Mail is I/O: sent after commit, and a mail server hiccup must not undo
-    # the stored mentions.
-    try:
-        send_mail(
-            subject=_CONTROL.sub(" ", subject)[:200],
-            message=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[settings.WEBCARE_TEAM_EMAIL],
-        )
-    except Exception:
-        logger.exception("could not mail the team: %s", subject)
+def _notify_team(*, kind: str, about: str, subject: str, body: str) -> None:
+    """Write a notice to the team; call it inside the transaction of the claim
+    (the health mark, the reach mark). The outbox sends it after commit and
+    retries it, so a mail server that is down never undoes stored mentions and
+    never loses the alert."""
+    notice_queue(
+        kind=kind,
+        about=about,
+        subject=_CONTROL.sub(" ", subject)[:200],
+        body=body,
+        recipients=[settings.WEBCARE_TEAM_EMAIL],
+    )

@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from webcare.notices.models import NoticeKind
 
 from ..models import Source
-from .common import _mail_team
+from .common import _notify_team
 
 
 @dataclass
@@ -32,21 +36,31 @@ def source_check_health(*, now: datetime | None = None) -> HealthReport:
     for source in Source.objects.filter(is_active=True).order_by("pk"):
         problems = _source_problems(source, now, failure_limit)
         if problems and source.silence_alerted_at is None:
-            # State-guarded, so two runs of the check alert once.
-            if Source.objects.filter(
-                pk=source.pk, silence_alerted_at__isnull=True
-            ).update(silence_alerted_at=now):
-                report.alerted.append(source.pk)
-                _mail_team(
-                    subject=f"Source needs attention: {source.name}",
-                    body=(
-                        f"The source {source.name} ({source.get_kind_display()}) "
-                        "needs attention:\n\n"
-                        + "\n".join(f"- {problem}" for problem in problems)
-                        + "\n\nIt stays marked unhealthy in the admin until it "
-                        "works again.\n"
-                    ),
-                )
+            # State-guarded, so two runs of the check alert once; the notice is
+            # written with the mark, so a claimed alert is never lost.
+            with transaction.atomic():
+                if Source.objects.filter(
+                    pk=source.pk, silence_alerted_at__isnull=True
+                ).update(silence_alerted_at=now):
+                    report.alerted.append(source.pk)
+                    _notify_team(
+                        kind=NoticeKind.SOURCE_HEALTH,
+                        about=f"source:{source.pk}",
+                        subject=_("Source needs attention: %(name)s")
+                        % {"name": source.name},
+                        body=(
+                            _("The source %(name)s (%(kind)s) needs attention:")
+                            % {"name": source.name, "kind": source.get_kind_display()}
+                            + "\n\n"
+                            + "\n".join(f"- {problem}" for problem in problems)
+                            + "\n\n"
+                            + _(
+                                "It stays marked unhealthy in the admin until it "
+                                "works again."
+                            )
+                            + "\n"
+                        ),
+                    )
         elif (
             not problems
             and source.silence_alerted_at is not None

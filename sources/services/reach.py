@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import DateTimeField, OuterRef, Subquery, Value
 from django.db.models.functions import Greatest
+from django.utils.translation import gettext as _
 
-from ..models import Mention, ReachSample, Source
-from .common import _mail_team
+from webcare.notices.models import NoticeKind
+
+from ..models import Mention, ReachSample
+from .common import _notify_team
 
 
 def _reach_alerts(mentions: list[Mention], now: datetime) -> list[tuple[int, int, int]]:
-    """Mentions whose reach grew fast; each is marked so it alerts only once.
+    """Mentions whose reach grew fast; each is marked so it alerts only once, and
+    its notice to the team is written with the mark (call it inside the storing
+    transaction), so the outbox sends it even if the mail server is down now.
 
     Growth is the reach now minus the reach at the start of the window (or at
     first sight, if later); a post published inside the window grew from 0.
@@ -55,27 +59,38 @@ def _reach_alerts(mentions: list[Mention], now: datetime) -> list[tuple[int, int
             reach_alerted_at=now
         ):
             alerts.append((pk, mention.reach, growth))
+            _notify_reach(mention, reach=mention.reach, growth=growth)
     return alerts
 
 
-def _send_reach_alert(source: Source, mention_id: int, reach: int, growth: int) -> None:
+def _notify_reach(mention: Mention, *, reach: int, growth: int) -> None:
     minutes = int(settings.WEBCARE_REACH_ALERT_WINDOW_MINUTES)
-
-    def send() -> None:
-        mention = Mention.objects.select_related("author").filter(pk=mention_id).first()
-        if mention is None:
-            return
-        author = str(mention.author) if mention.author else "unknown author"
-        _mail_team(
-            subject=f"Mention spreading fast on {source.name}",
-            body=(
-                f"A mention on {source.name} is spreading fast: reach {reach}, "
-                f"up {growth} within {minutes} minutes.\n\n"
-                f"Author: {author}\n"
-                f"Link: {mention.url or '(none)'}\n"
-                f"Published: {mention.published_at or 'unknown'}\n\n"
-                f"{mention.text[:1000]}\n"
-            ),
-        )
-
-    transaction.on_commit(send)
+    # As stored a moment ago in this transaction, with its source and author.
+    mention = Mention.objects.select_related("source", "author").get(pk=mention.pk)
+    source, author = mention.source, mention.author
+    _notify_team(
+        kind=NoticeKind.REACH_ALERT,
+        about=f"mention:{mention.pk}",
+        subject=_("Mention spreading fast on %(source)s") % {"source": source.name},
+        body=(
+            _(
+                "A mention on %(source)s is spreading fast: reach %(reach)s, "
+                "up %(growth)s within %(minutes)s minutes."
+            )
+            % {
+                "source": source.name,
+                "reach": reach,
+                "growth": growth,
+                "minutes": minutes,
+            }
+            + "\n\n"
+            + _("Author: %(author)s")
+            % {"author": str(author) if author else _("unknown author")}
+            + "\n"
+            + _("Link: %(url)s") % {"url": mention.url or _("(none)")}
+            + "\n"
+            + _("Published: %(when)s") % {"when": mention.published_at or _("unknown")}
+            + "\n\n"
+            + f"{mention.text[:1000]}\n"
+        ),
+    )

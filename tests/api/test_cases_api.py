@@ -1,10 +1,10 @@
 import pytest
 from kombu.exceptions import OperationalError
 
-from cases import tasks
 from cases.models import Case, CaseEvent, Commitment, Escalation, Note, Reply, Topic
 from tests.factories import AuthorFactory, CaseFactory, MentionFactory
 from webcare.api.models import ApiAuditEntry
+from webcare.notices import tasks as notice_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -273,7 +273,7 @@ def test_an_escalation_is_answered_201_when_the_broker_is_down(
     def broker_down(*args, **kwargs):
         raise OperationalError("Connection refused")
 
-    monkeypatch.setattr(tasks.send_escalation_notice, "delay", broker_down)
+    monkeypatch.setattr(notice_tasks.send_notice, "delay", broker_down)
     case = CaseFactory()
     with django_capture_on_commit_callbacks(execute=True):
         response = crm.post(

@@ -13,6 +13,8 @@ from webcare.api import tasks as webhook_tasks
 from webcare.api.models import ApiClient, DeliveryStatus, Webhook, WebhookDelivery
 from webcare.api.webhooks import CLAIM_LEASE
 from webcare.celery import enqueue_on_commit
+from webcare.notices import tasks as notice_tasks
+from webcare.notices.models import Notice, NoticeStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +33,10 @@ def case(team, agent):
     return services.case_assign(case=case, assignee=agent, actor=agent)
 
 
-def test_an_escalation_is_saved_when_the_broker_is_down(
+def test_an_escalation_is_saved_with_its_notice_when_the_broker_is_down(
     case, agent, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(tasks.send_escalation_notice, "delay", broker_down)
+    monkeypatch.setattr(notice_tasks.send_notice, "delay", broker_down)
     with (
         caplog.at_level(logging.WARNING, logger="webcare.celery"),
         django_capture_on_commit_callbacks(execute=True) as callbacks,
@@ -47,8 +49,11 @@ def test_an_escalation_is_saved_when_the_broker_is_down(
     case.refresh_from_db()
     assert case.status == CaseStatus.ESCALATED
     [record] = caplog.records
-    assert "send_escalation_notice" in record.getMessage()
+    assert "send_notice" in record.getMessage()
     assert "Connection refused" in record.getMessage()
+    # The notice was written with the escalation: the beat sweep sends it later.
+    notice = Notice.objects.get(about=f"escalation:{escalation.pk}")
+    assert notice.status == NoticeStatus.PENDING
 
 
 def test_a_webhook_delivery_left_unqueued_is_picked_up_by_the_sweeper(

@@ -32,6 +32,7 @@ from webcare.api.models import (
     WebhookDelivery,
     hash_token,
 )
+from webcare.notices.models import Notice
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,9 @@ def populate(count: int, offset: int) -> None:
             date=date(2030, 1, 1) + timedelta(days=n), name=f"day {n}"
         )
         DailySummary.objects.create(date=date(2030, 1, 1) + timedelta(days=n), body="-")
+        Notice.objects.create(
+            kind="source_health", subject=f"notice {n}", body="-", recipients=["t@x"]
+        )
     for priority in ("low", "normal", "high", "urgent"):
         ServiceTarget.objects.get_or_create(
             priority=priority,

@@ -1,0 +1,1 @@
+"""The one durable outbox for staff and team notices (breaches, reminders, alerts)."""
