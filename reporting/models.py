@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from webcare.sync import SyncPositionField
+
 
 def new_survey_token() -> str:
     # 32 random bytes: 256 bits, URL-safe; the token says nothing about the case.
@@ -62,7 +64,11 @@ class Survey(models.Model):
     comment = models.TextField(blank=True)
     corrected_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while a worker mails the survey or its reminder (claimed, committed, then
+    # sent with no lock held); a claim past this time belongs to a worker that died.
+    send_claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    sync_position = SyncPositionField()
 
     objects = SurveyQuerySet.as_manager()
 
@@ -83,6 +89,7 @@ class Survey(models.Model):
             models.Index(fields=["status", "scheduled_for"]),
             models.Index(fields=["recipient", "created_at"]),
             models.Index(fields=["responded_at"]),
+            models.Index(fields=["sync_position", "id"]),
         ]
 
     def __str__(self):
@@ -102,12 +109,21 @@ class Survey(models.Model):
 
 
 class DailySummary(models.Model):
-    """The day's contacts, summarised for customer service; one per day."""
+    """The day's contacts, summarised for customer service; one per day.
+
+    Mailed through the notice outbox: its notice says whether and when it went out.
+    """
 
     date = models.DateField(unique=True)
     body = models.TextField()
     recipients = models.JSONField(default=list)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    notice = models.OneToOneField(
+        "notices.Notice",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -116,3 +132,7 @@ class DailySummary(models.Model):
 
     def __str__(self):
         return f"Summary {self.date}"
+
+    @property
+    def sent_at(self):
+        return self.notice.sent_at if self.notice else None

@@ -6,15 +6,20 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from cases.events import case_event
-from cases.models import Case, EventKind
+from cases.models import ACTIVE_STATUSES, Case, CaseEvent, CloseReason, EventKind
 from cases.services import (
     CaseError,
+    case_add_note,
     case_assign,
+    case_close,
     case_open,
     case_update,
+    commitment_cancel,
     commitment_make,
 )
 from reporting.models import Survey, SurveyStatus
@@ -96,6 +101,82 @@ def _open_follow_up(*, survey: Survey, now: datetime) -> None:
     )
 
 
+def _worked_on(case: Case) -> bool:
+    """Has anyone but the system touched the case (a reply, a note, any action)?"""
+    if case.replies.exists() or case.notes.exists():
+        return True
+    return case.events.filter(
+        Q(actor__isnull=False)
+        | (~Q(actor_label="") & ~Q(actor_label__startswith="system:"))
+    ).exists()
+
+
+def _withdraw_follow_up(*, survey: Survey, old_score: int) -> None:
+    """The customer corrected a detractor's score to a passive's or promoter's.
+
+    The follow-up opened automatically for the detractor is closed (no action
+    needed), with its commitment cancelled and a note saying why, as long as nobody
+    worked on it yet. Once an agent did (a reply, a note, any action by a person) it
+    is theirs to finish: it stays open and gets the note. Either way the helped case
+    records the outcome (a follow_up event with `outcome` closed or kept).
+    """
+    label = "system:survey"
+    opened = (
+        CaseEvent.objects.filter(
+            case_id=survey.case_id, kind=EventKind.FOLLOW_UP, data__survey_id=survey.pk
+        )
+        .order_by("-id")
+        .first()
+    )
+    if opened is None or "outcome" in opened.data:
+        return  # no follow-up, or the latest one was dealt with already
+    follow_up = Case.objects.filter(pk=opened.data.get("follow_up_case_id")).first()
+    if follow_up is None or follow_up.status not in ACTIVE_STATUSES:
+        return
+    # Staff read the note: in the site's language, not the customer's.
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = gettext(
+            "The customer corrected their score from %(old)s/10 to %(new)s/10 "
+            "within the correction window."
+        ) % {"old": old_score, "new": survey.score}
+        closed_note = gettext("This automatic follow-up is no longer needed.")
+        kept_note = gettext(
+            "An agent already worked on this follow-up, so it stays open."
+        )
+    outcome = "kept"
+    if not _worked_on(follow_up):
+        try:
+            with transaction.atomic():
+                for commitment in follow_up.commitments.open():
+                    commitment_cancel(commitment=commitment, actor_label=label)
+                case_add_note(
+                    case=follow_up,
+                    author=None,
+                    text=f"{reason} {closed_note}",
+                    actor_label=label,
+                )
+                case_close(
+                    case=follow_up, reason=CloseReason.NO_ACTION, actor_label=label
+                )
+            outcome = "closed"
+        except CaseError:
+            # Open escalations or the like: someone must look, so keep it.
+            outcome = "kept"
+    if outcome == "kept":
+        case_add_note(
+            case=follow_up, author=None, text=f"{reason} {kept_note}", actor_label=label
+        )
+    case_event(
+        case=survey.case_id,
+        kind=EventKind.FOLLOW_UP,
+        actor_label=label,
+        survey_id=survey.pk,
+        score=survey.score,
+        follow_up_case_id=follow_up.pk,
+        outcome=outcome,
+    )
+
+
 def survey_answer(
     *,
     survey: Survey,
@@ -113,6 +194,8 @@ def survey_answer(
         raise SurveyError(f"A comment has at most {MAX_COMMENT_LENGTH} characters.")
     now = now or timezone.now()
     with transaction.atomic():
+        # The case before its survey: the one lock order (the events need the case).
+        Case.objects.select_for_update().filter(pk=survey.case_id).first()
         survey = Survey.objects.select_for_update().get(pk=survey.pk)
         if survey.status == SurveyStatus.ANSWERED:
             if not survey_can_correct(survey=survey, now=now):
@@ -134,6 +217,8 @@ def survey_answer(
             )
             if band(score) == DETRACTOR and band(old_score) != DETRACTOR:
                 _open_follow_up(survey=survey, now=now)
+            elif band(old_score) == DETRACTOR and band(score) != DETRACTOR:
+                _withdraw_follow_up(survey=survey, old_score=old_score)
             return AnswerOutcome.CORRECTED
         if survey.status not in OPEN_STATUSES or survey_is_expired(
             survey=survey, now=now

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -80,6 +81,51 @@ def _recently_surveyed(*, customer: Author, now: datetime) -> bool:
     )
 
 
+# The first key of PostgreSQL's two-key advisory locks that guard one customer's
+# survey quarantine ("SQ"); the second is a hash of one identity of the customer.
+_ADVISORY_NAMESPACE = 0x5351
+
+
+def _identity_keys(customer: Author) -> list[int]:
+    """One 32-bit key per way a customer is known across accounts, sorted."""
+    identities = {f"author:{customer.pk}"}
+    if customer.email:
+        # casefold: never less than iexact matches (a collision only serialises more).
+        identities.add(f"email:{customer.email.strip().casefold()}")
+    if customer.crm_customer_id:
+        identities.add(f"crm:{customer.crm_customer_id.strip()}")
+    return sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(identity.encode(), digest_size=4).digest(),
+                "big",
+                signed=True,
+            )
+            for identity in identities
+        }
+    )
+
+
+def _lock_customer_identity(customer: Author) -> None:
+    """Serialise the quarantine check of one customer under all their accounts.
+
+    Two accounts of one person (the same email in any case, or the same CRM id)
+    share no row to lock, so two cases resolved at once would both pass the check
+    and both schedule a survey. A transaction-level advisory lock per identity,
+    taken in sorted key order (so two customers sharing some identities cannot
+    deadlock), is held until the resolve commits and makes the second wait and
+    then see the first's survey. SQLite serialises writers anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in _identity_keys(customer):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::integer, %s::integer)",
+                [_ADVISORY_NAMESPACE, key],
+            )
+
+
 def _schedule_exclusion(*, case: Case, now: datetime) -> str:
     """Why this case gets no survey, or "" when it does."""
     if Survey.objects.filter(case_id=case.pk).exists():
@@ -113,10 +159,11 @@ def survey_schedule_for_case(
     """
     now = timezone.now()
     with transaction.atomic():
-        # Lock the case, then the customer: concurrent resolves of two cases of one
-        # customer cannot both pass the quarantine check.
+        # Lock the case, then the customer's identities, then the account: concurrent
+        # resolves of two cases of one customer cannot both pass the quarantine.
         case = Case.objects.select_for_update().get(pk=case.pk)
         if case.customer_id is not None:
+            _lock_customer_identity(case.customer)
             Author.objects.select_for_update().filter(pk=case.customer_id).first()
         reason = _schedule_exclusion(case=case, now=now)
         if reason:
@@ -155,6 +202,13 @@ def survey_schedule_for_case(
     return survey
 
 
+def _lock_case_then_survey(survey: Survey) -> Survey:
+    """The survey's case, then the survey, locked: the one lock order everywhere
+    (a case event written under the survey's lock needs the case)."""
+    Case.objects.select_for_update().filter(pk=survey.case_id).first()
+    return Survey.objects.select_for_update().get(pk=survey.pk)
+
+
 # --- cancelling --------------------------------------------------------------------
 
 
@@ -188,17 +242,22 @@ def survey_cancel_for_case(
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
 ) -> None:
-    """Cancel the case's survey that has not been sent yet (called on reopen/close).
+    """Cancel the case's survey that has not been sent yet (on reopen, merge, close).
 
     Closing as spam, abuse or not a customer also withdraws a survey already sent.
+    A survey claimed for sending counts as sent: its mail may be on its way, and a
+    reopen or merge must not leave the customer a dead link.
     """
-    statuses = OPEN_STATUSES if reason in EXCLUDED_CLOSE_REASONS else UNSENT_STATUSES
+    withdraw_sent = reason in EXCLUDED_CLOSE_REASONS
+    pending = Survey.objects.filter(
+        case_id=case.pk,
+        status__in=OPEN_STATUSES if withdraw_sent else UNSENT_STATUSES,
+    )
+    if not withdraw_sent:
+        pending = pending.filter(send_claimed_until__isnull=True)
     with transaction.atomic():
-        survey = (
-            Survey.objects.select_for_update()
-            .filter(case_id=case.pk, status__in=statuses)
-            .first()
-        )
+        # The caller holds the case's lock; the survey's comes after it.
+        survey = pending.select_for_update().first()
         if survey is not None:
             _cancel_locked(
                 survey=survey,
@@ -218,7 +277,7 @@ def survey_cancel(
 ) -> Survey:
     """Cancel an unanswered survey (staff action): no send, no reminder, link closed."""
     with transaction.atomic():
-        survey = Survey.objects.select_for_update().get(pk=survey.pk)
+        survey = _lock_case_then_survey(survey)
         if survey.status not in OPEN_STATUSES:
             raise SurveyError(
                 f"A survey that is {survey.get_status_display().lower()} "
@@ -243,7 +302,7 @@ def survey_resend(
     """Send a failed (or still scheduled) survey now, with fresh attempts."""
     now = timezone.now()
     with transaction.atomic():
-        survey = Survey.objects.select_for_update().get(pk=survey.pk)
+        survey = _lock_case_then_survey(survey)
         if survey.status not in UNSENT_STATUSES:
             raise SurveyError(
                 "Only a survey that failed or was not sent yet can be resent; "
@@ -280,6 +339,16 @@ def survey_opt_out(*, survey: Survey, actor_label: str = "customer") -> int:
     """
     now = timezone.now()
     with transaction.atomic():
+        # Cases, then the customer, then surveys: the order scheduling uses.
+        list(
+            Case.objects.select_for_update()
+            .filter(
+                survey__recipient_id=survey.recipient_id,
+                survey__status__in=OPEN_STATUSES,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         customer = Author.objects.select_for_update().get(pk=survey.recipient_id)
         if customer.survey_opt_out_at is None:
             customer.survey_opt_out_at = now

@@ -18,8 +18,8 @@ from reporting.services import (
 )
 from reporting.tasks import process_surveys, send_survey
 from tests.factories import AuthorFactory, UserFactory
+from tests.smtpserver import body_of
 
-from .conftest import body_of
 from .helpers import resolved_case, sent_survey
 
 pytestmark = pytest.mark.django_db
