@@ -5,20 +5,30 @@ Mention text and raw records are hostile: they are only ever shown escaped
 """
 
 import json
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
-from django.utils.html import format_html
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
-from webcare.admin_mixins import ReadOnlyAdminMixin
+from webcare.admin_mixins import ReadOnlyAdminMixin, SaveChangedFieldsMixin
+from webcare.errors import ServiceError
 
 from .connectors import ConnectorError, connector_for
 from .connectors.base import NOT_SECRET
 from .models import Author, Mention, ReachSample, Source
-from .services import source_poll
+from .services import source_poll_request
 from .triage.explain import triage_explanation_html
 
 
@@ -39,7 +49,7 @@ class HealthFilter(admin.SimpleListFilter):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "kind",
@@ -59,6 +69,7 @@ class SourceAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = (
         "credentials",
+        "poll_status",
         "cursor",
         "next_poll_at",
         "locked_until",
@@ -93,6 +104,7 @@ class SourceAdmin(admin.ModelAdmin):
             "Health",
             {
                 "fields": (
+                    "poll_status",
                     "last_polled_at",
                     "last_success_at",
                     "last_item_at",
@@ -142,20 +154,132 @@ class SourceAdmin(admin.ModelAdmin):
             return f"configured in the environment; {withheld_note}"
         return "configured in the environment"
 
-    @admin.action(description="Poll now", permissions=["change"])
-    def poll_now(self, request, queryset):
-        for source in queryset.order_by("pk"):
-            result = source_poll(source_id=source.pk)
-            summary = (
-                f"{source.name}: fetched {result.fetched}, new {result.new}, "
-                f"updated {result.updated}, failed {result.failed}"
+    @admin.display(description=gettext_lazy("poll"))
+    def poll_status(self, source):
+        """Where the last poll asked for stands: queued, running, its outcome."""
+        now = timezone.now()
+        lines = []
+        if source.locked_until and source.locked_until > now:
+            lines.append(
+                _("Polling since %(time)s (%(ago)s ago).")
+                % _when(source.poll_started_at or now, now)
             )
-            if result.error:
-                self.message_user(
-                    request, f"{summary}; error: {result.error}", messages.ERROR
+        elif _poll_is_queued(source, now):
+            lines.append(
+                _("Poll queued at %(time)s (%(ago)s ago), waiting for a worker.")
+                % _when(source.poll_requested_at, now)
+            )
+        if source.last_polled_at is None:
+            lines.append(_("Never polled."))
+        elif source.consecutive_failures and source.last_error:
+            lines.append(
+                _("Last poll at %(time)s (%(ago)s ago) failed: %(error)s")
+                % {**_when(source.last_polled_at, now), "error": source.last_error}
+            )
+        else:
+            counts = source.last_poll_result or {}
+            outcome = (
+                _("not modified since the poll before")
+                if counts.get("not_modified")
+                else _(
+                    "%(fetched)s fetched, %(new)s new, %(updated)s updated, "
+                    "%(failed)s failed"
                 )
+                % {
+                    name: int(counts.get(name) or 0)
+                    for name in ("fetched", "new", "updated", "failed")
+                }
+            )
+            lines.append(
+                _("Last poll at %(time)s (%(ago)s ago) succeeded: %(outcome)s.")
+                % {**_when(source.last_polled_at, now), "outcome": outcome}
+            )
+        # Error text comes from a third party's server: escaped like any text.
+        return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
+
+    @admin.action(description=gettext_lazy("Poll now"), permissions=["change"])
+    def poll_now(self, request, queryset):
+        queued = []
+        for source in queryset.order_by("pk"):
+            self._poll_request(request, source, queued)
+        if queued:
+            self.message_user(
+                request,
+                ngettext(
+                    "A poll of %(sources)s was queued; its page shows its progress.",
+                    "Polls of %(sources)s were queued; their pages show progress.",
+                    len(queued),
+                )
+                % {"sources": ", ".join(queued)},
+                messages.SUCCESS,
+            )
+
+    def _poll_request(self, request, source, queued: list[str]) -> None:
+        try:
+            if source_poll_request(source_id=source.pk):
+                queued.append(source.name)
             else:
-                self.message_user(request, summary, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("A poll of %(source)s is already queued.")
+                    % {"source": source.name},
+                    messages.INFO,
+                )
+        except ServiceError as error:
+            self.message_user(request, str(error), messages.ERROR)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:source_id>/poll/",
+                self.admin_site.admin_view(self.poll_view),
+                name="sources_source_poll",
+            ),
+            *super().get_urls(),
+        ]
+
+    def poll_view(self, request, source_id):
+        """The source page's "Poll now" button: queue a poll, back to the page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        source = self.get_object(request, str(source_id))
+        if source is None:
+            return self._get_obj_does_not_exist_redirect(
+                request, self.opts, str(source_id)
+            )
+        if not self.has_change_permission(request, source):
+            raise PermissionDenied
+        queued: list[str] = []
+        self._poll_request(request, source, queued)
+        if queued:
+            self.message_user(
+                request,
+                _("A poll of %(source)s was queued; this page shows its progress.")
+                % {"source": source.name},
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(
+            reverse("admin:sources_source_change", args=[source.pk])
+        )
+
+
+def _poll_is_queued(source, now) -> bool:
+    # As source_poll_request counts it: asked for, not started since, and not
+    # older than a lease (a lost task is not waited for forever).
+    requested = source.poll_requested_at
+    lease = timedelta(seconds=int(settings.WEBCARE_POLL_LEASE_SECONDS))
+    return bool(
+        requested
+        and requested > now - lease
+        and (source.poll_started_at is None or source.poll_started_at < requested)
+    )
+
+
+def _when(moment, now) -> dict[str, str]:
+    return {
+        "time": date_format(timezone.localtime(moment), "DATETIME_FORMAT"),
+        "ago": timesince(moment, now),
+    }
 
 
 class WatchListFilter(admin.SimpleListFilter):
@@ -181,7 +305,7 @@ class WatchListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Author)
-class AuthorAdmin(admin.ModelAdmin):
+class AuthorAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "display_name",
@@ -205,7 +329,14 @@ class AuthorAdmin(admin.ModelAdmin):
     )
     list_filter = (WatchListFilter, "platform", "is_blocked")
     search_fields = ("handle", "display_name", "crm_customer_id", "platform_id")
-    readonly_fields = ("platform", "platform_id", "created_at", "updated_at")
+    # The opt-out is the customer's: set and cleared only by the survey page.
+    readonly_fields = (
+        "platform",
+        "platform_id",
+        "survey_opt_out_at",
+        "created_at",
+        "updated_at",
+    )
 
 
 class ReachSampleInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -217,7 +348,7 @@ class ReachSampleInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Mention)
-class MentionAdmin(admin.ModelAdmin):
+class MentionAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = (
         "short_text",
         "author",

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from webcare.sync import SyncPositionField
+
 
 class SourceKind(models.TextChoices):
     FEED = "feed", "RSS/Atom feed"
@@ -128,7 +130,13 @@ class Source(models.Model):
         default=0, help_text="Items that could not be parsed, in all polls."
     )
     silence_alerted_at = models.DateTimeField(null=True, blank=True)
+    # Poll progress for the source page: asked for by staff, claimed by a worker,
+    # and the counts of the last poll (sources.services.polling).
+    poll_requested_at = models.DateTimeField(null=True, blank=True)
+    poll_started_at = models.DateTimeField(null=True, blank=True)
+    last_poll_result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    sync_position = SyncPositionField()
 
     objects = SourceQuerySet.as_manager()
 
@@ -140,7 +148,10 @@ class Source(models.Model):
                 name="source_poll_interval_at_least_30s",
             ),
         ]
-        indexes = [models.Index(fields=["is_active", "next_poll_at"])]
+        indexes = [
+            models.Index(fields=["is_active", "next_poll_at"]),
+            models.Index(fields=["sync_position", "id"]),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
@@ -184,6 +195,7 @@ class Author(models.Model):
     survey_opt_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    sync_position = SyncPositionField()
 
     class Meta:
         ordering = ["handle"]
@@ -195,6 +207,7 @@ class Author(models.Model):
                 condition=~Q(platform_id=""), name="author_platform_id_not_empty"
             ),
         ]
+        indexes = [models.Index(fields=["sync_position", "id"])]
 
     def __str__(self):
         return (
@@ -338,6 +351,7 @@ class Mention(models.Model):
         on_delete=models.SET_NULL,
         related_name="mentions",
     )
+    sync_position = SyncPositionField()
 
     objects = MentionQuerySet.as_manager()
 
@@ -362,6 +376,7 @@ class Mention(models.Model):
             models.Index(fields=["-published_at"]),
             models.Index(fields=["author", "-published_at"]),
             models.Index(fields=["case", "published_at"]),
+            models.Index(fields=["sync_position", "id"]),
         ]
 
     def __str__(self):

@@ -13,7 +13,14 @@ import json
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +31,7 @@ import nh3
 from .http import ConnectorError, RetryPolicy, TransientError, send
 
 __all__ = [
+    "MAX_EXTERNAL_ID",
     "Connector",
     "ConnectorError",
     "MentionItem",
@@ -35,6 +43,10 @@ __all__ = [
     "parse_datetime",
     "url_origin",
 ]
+
+# The longest external id the store takes (Mention.external_id): a connector
+# whose platform has longer ids shortens them itself, stably.
+MAX_EXTERNAL_ID = 200
 
 # Settings in a kind's credentials dict that are not secret: never redacted,
 # never withheld.
@@ -254,6 +266,12 @@ class Connector:
 
     def fetch(self) -> Iterator[Page]:
         raise NotImplementedError
+
+    def cursor_after_store(self, page: Page, refused: Collection[str]) -> dict:
+        """The cursor to save once a page is stored, given the external ids of
+        its items that the store refused. The page's own cursor by default;
+        a connector whose cursor lists ids it has seen takes those out."""
+        return page.cursor
 
     # -- helpers for subclasses -------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -13,6 +13,7 @@ import feedparser
 import httpx
 
 from .base import (
+    MAX_EXTERNAL_ID,
     Connector,
     ConnectorError,
     MentionItem,
@@ -23,8 +24,11 @@ from .base import (
     parse_datetime,
 )
 
-# Enough to cover any feed's window; older ids fall off the end.
+# Enough to cover any feed's window; older ids fall off the end. With ids of at
+# most MAX_EXTERNAL_ID characters and 16-character versions, the cursor stays
+# under about 250 kB whatever a feed sends.
 SEEN_LIMIT = 1000
+FINGERPRINT_LENGTH = 16
 # Entries dated this long before the newest one seen are old news, even if
 # their id is new (a feed that changed its id scheme would re-post them all).
 BACKDATE_ALLOWANCE = timedelta(days=7)
@@ -68,8 +72,13 @@ class FeedConnector(Connector):
         if not parsed.entries and not parsed.get("version") and not parsed.feed:
             raise ConnectorError("feed: the answer is not a feed")
 
-        seen = list(self.cursor.get("seen") or [])
-        seen_set = set(seen)
+        # The cursor remembers every id it has decided on ("seen", oldest first)
+        # and, per id, a fingerprint of the content it saw ("versions"): an entry
+        # edited in place (same guid, new text, often no new date) is offered
+        # again. A version starts with "-" when the entry was left out (old news,
+        # no keyword): an edit may still make it worth keeping.
+        previous = _versions(self.cursor)
+        versions = dict(previous)
         latest = parse_datetime(self.cursor.get("latest"))
         matches = keyword_matcher(self.keywords)
         items: list[MentionItem] = []
@@ -79,29 +88,68 @@ class FeedConnector(Connector):
             except (KeyError, TypeError, ValueError) as error:
                 failures.append(f"feed: entry skipped: {error}"[:300])
                 continue
-            if item.external_id in seen_set:
+            fingerprint = _fingerprint(item)
+            known = versions.pop(item.external_id, None)
+            # Popped and put back: what the feed still carries stays in the cursor.
+            if known == fingerprint or known == f"-{fingerprint}":
+                versions[item.external_id] = known
                 continue
-            seen.append(item.external_id)
-            seen_set.add(item.external_id)
+            if known and not known.startswith("-"):
+                # An edit of a kept entry reaches its mention whatever it now says.
+                versions[item.external_id] = fingerprint
+                items.append(item)
+                continue
             at = item.published_at
-            if latest and at and at < latest - BACKDATE_ALLOWANCE:
+            wanted = not (latest and at and at < latest - BACKDATE_ALLOWANCE) and (
+                matches(item.text)
+            )
+            if known == "" and wanted:
+                # A cursor of the old form knew the id but not what it said:
+                # assume it was stored as it is now rather than offer it twice.
+                versions[item.external_id] = fingerprint
                 continue
-            if not matches(item.text):
-                continue
-            items.append(item)
+            versions[item.external_id] = fingerprint if wanted else f"-{fingerprint}"
+            if wanted:
+                items.append(item)
         newest = max(
             [i.published_at for i in items if i.published_at]
             + ([latest] if latest else []),
             default=None,
         )
+        kept = list(versions)[-SEEN_LIMIT:]
         cursor: dict[str, Any] = {
             "etag": response.headers.get("etag", ""),
             "last_modified": response.headers.get("last-modified", ""),
-            "seen": seen[-SEEN_LIMIT:],
+            "seen": kept,
+            "versions": {external_id: versions[external_id] for external_id in kept},
             "latest": newest.isoformat() if newest else None,
         }
         items.sort(key=lambda i: i.published_at or datetime.max.replace(tzinfo=UTC))
         yield Page(items=items, cursor=cursor, parse_failures=failures)
+
+    def cursor_after_store(self, page: Page, refused: Collection[str]) -> dict:
+        """The page's cursor without what the store refused: an entry is marked
+        seen (or its edit taken) only once it is stored, so the next poll offers
+        it again."""
+        if not refused:
+            return page.cursor
+        previous = _versions(self.cursor)
+        versions = dict(page.cursor.get("versions") or {})
+        for external_id in refused:
+            if external_id in previous:
+                versions[external_id] = previous[external_id]
+            else:
+                versions.pop(external_id, None)
+        seen = [i for i in page.cursor.get("seen") or [] if i in versions]
+        # No validators either: with this page's ETag the server would answer 304
+        # and the refused entry would wait for the next change of the feed.
+        return {
+            **page.cursor,
+            "etag": "",
+            "last_modified": "",
+            "seen": seen,
+            "versions": versions,
+        }
 
     def _get_on_own_host(self, headers: dict[str, str]) -> httpx.Response:
         """GET the feed, following redirects only on the configured host.
@@ -134,16 +182,25 @@ class FeedConnector(Connector):
         text = "\n\n".join(part for part in (title, body) if part)
         # Links may be relative to the feed's own address.
         link = urljoin(base_url, entry.get("link") or "")
-        external_id = entry.get("id") or entry.get("link") or ""
+        # Stripped as the store strips it, so the cursor names what is stored.
+        external_id = (
+            str(entry.get("id") or "").strip() or str(entry.get("link") or "").strip()
+        )
         if not external_id:
             if not text:
                 raise ValueError("no id, link or text")
             external_id = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        elif len(external_id) > MAX_EXTERNAL_ID:
+            # Forum and tracking links run to hundreds of characters. A digest of
+            # the whole id is stable and short, so it is stored once and stays
+            # unique per source; the original is kept in raw ("id" or "link").
+            digest = hashlib.sha256(external_id.encode("utf-8", "replace"))
+            external_id = "id-sha256:" + digest.hexdigest()
         author = entry.get("author_detail") or {}
         published = _entry_time(entry, "published")
         updated = _entry_time(entry, "updated")
         return MentionItem(
-            external_id=str(external_id)[:500],
+            external_id=external_id,
             text=text,
             url=link if link.startswith(("http://", "https://")) else "",
             author_handle=clean_text(entry.get("author") or "")[:200],
@@ -155,6 +212,30 @@ class FeedConnector(Connector):
             language=str(entry.get("language") or "")[:20],
             raw=jsonable(dict(entry)),
         )
+
+
+def _versions(cursor: dict) -> dict[str, str]:
+    """The ids a cursor has seen, oldest first, each with its version.
+
+    A cursor of the old form kept ids only: their version is "" (unknown).
+    The cursor is only ours to read after a round trip through the database,
+    so anything else in it is ignored.
+    """
+    seen = cursor.get("seen")
+    stored = cursor.get("versions")
+    stored = stored if isinstance(stored, dict) else {}
+    versions: dict[str, str] = {}
+    for external_id in seen if isinstance(seen, list) else []:
+        if isinstance(external_id, str):
+            version = stored.get(external_id)
+            versions[external_id] = version if isinstance(version, str) else ""
+    return versions
+
+
+def _fingerprint(item: MentionItem) -> str:
+    """A short digest of what is stored of an entry: a change is an edit."""
+    digest = hashlib.sha256(item.text.encode("utf-8", "replace")).hexdigest()
+    return digest[:FINGERPRINT_LENGTH]
 
 
 def _entry_time(entry: Any, name: str) -> datetime | None:

@@ -8,7 +8,7 @@ the database refuses (NUL bytes, lone surrogates), capped, and never trusted.
 
 from .health import HealthReport, source_check_health
 from .mentions import StoreResult, mentions_store
-from .polling import PollResult, source_poll, source_reserve_due
+from .polling import PollResult, source_poll, source_poll_request, source_reserve_due
 
 __all__ = [
     "HealthReport",
@@ -17,5 +17,6 @@ __all__ = [
     "mentions_store",
     "source_check_health",
     "source_poll",
+    "source_poll_request",
     "source_reserve_due",
 ]

@@ -21,7 +21,7 @@ from .authors import _author_key, _authors_upsert
 from .cleaning import _clean_item
 from .common import FAILURE_SAMPLE_LIMIT
 from .conversations import _conversation_keys
-from .reach import _reach_alerts, _send_reach_alert
+from .reach import _reach_alerts
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ class StoreResult:
     mention_ids_new: list[int] = field(default_factory=list)
     # Safe, short reasons for the first failed items.
     errors: list[str] = field(default_factory=list)
+    # The external ids, as the connector gave them, of the items refused: the
+    # poll must not let its cursor pass them (they were not stored).
+    refused_ids: list[str] = field(default_factory=list)
 
     def merge(self, other: StoreResult) -> None:
         self.new += other.new
@@ -45,6 +48,7 @@ class StoreResult:
         self.unchanged += other.unchanged
         self.failed += other.failed
         self.mention_ids_new.extend(other.mention_ids_new)
+        self.refused_ids.extend(other.refused_ids)
         room = FAILURE_SAMPLE_LIMIT - len(self.errors)
         self.errors.extend(other.errors[: max(0, room)])
 
@@ -78,6 +82,8 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
             if len(result.errors) < FAILURE_SAMPLE_LIMIT:
                 result.errors.append(prepared)
             logger.warning("source %s: item skipped: %s", source.pk, prepared)
+            if isinstance(item, MentionItem) and isinstance(item.external_id, str):
+                result.refused_ids.append(item.external_id)
             continue
         if prepared.external_id in cleaned:
             result.unchanged += 1
@@ -85,7 +91,6 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
     if not cleaned:
         return result
     authors = _authors_upsert(source.kind, cleaned.values(), now)
-    alerts: list[tuple[int, int, int]] = []
     with transaction.atomic():
         # Two workers storing the same source (overlapping polls, re-delivered API
         # pushes) take turns here, so "is it new?" has one answer and a new mention
@@ -115,11 +120,10 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
             Source.objects.filter(pk=source.pk).update(
                 last_item_at=now, silence_alerted_at=None
             )
-        alerts = _reach_alerts([m for m in created if not m.is_deleted] + changed, now)
+        # Each alert's notice is written here, with its mark (the outbox sends it).
+        _reach_alerts([m for m in created if not m.is_deleted] + changed, now)
         if result.mention_ids_new:
             _triage_after_commit(list(result.mention_ids_new))
-    for mention_id, reach, growth in alerts:
-        _send_reach_alert(source, mention_id, reach, growth)
     return result
 
 

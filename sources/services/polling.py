@@ -9,8 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from webcare.celery import enqueue_on_commit
+from webcare.errors import ServiceError
 
 from ..connectors import (
     Connector,
@@ -21,7 +26,7 @@ from ..connectors import (
     connector_for,
 )
 from ..connectors.base import NOT_SECRET
-from ..models import Source
+from ..models import Source, SourceKind
 from .common import _CONTROL, FAILURE_SAMPLE_LIMIT
 from .mentions import mentions_store
 
@@ -45,6 +50,16 @@ class PollResult:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> dict[str, Any]:
+        """What the source page shows of the last poll."""
+        return {
+            "fetched": self.fetched,
+            "new": self.new,
+            "updated": self.updated,
+            "failed": self.failed,
+            "not_modified": self.not_modified,
+        }
+
 
 class _LeaseLost(Exception):
     """Another worker took the source over (our lease ran out)."""
@@ -58,6 +73,7 @@ def source_reserve_due(*, now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     lease = timedelta(seconds=int(settings.WEBCARE_POLL_LEASE_SECONDS))
+    _expired_leases_record(now=now)
     reserved = []
     for source_id in Source.objects.due(now).values_list("pk", flat=True):
         if (
@@ -67,6 +83,45 @@ def source_reserve_due(*, now: datetime | None = None) -> list[int]:
         ):
             reserved.append(source_id)
     return reserved
+
+
+def source_poll_request(*, source_id: int) -> bool:
+    """Queue a poll of the source now (staff's "Poll now"); False if one is
+    already queued and not yet started.
+
+    The poll runs in a worker, never in the web request: a slow feed would
+    hold the request (and the lease) past the web server's timeout. The time
+    of the request is kept so the source page can show the poll queued,
+    running, and its outcome.
+    """
+    now = timezone.now()
+    lease = timedelta(seconds=int(settings.WEBCARE_POLL_LEASE_SECONDS))
+    source = Source.objects.filter(pk=source_id).only("name", "kind", "is_active")
+    source = source.first()
+    if source is None:
+        raise ServiceError(_("This source no longer exists."))
+    if not source.is_active:
+        raise ServiceError(_("%(source)s is not active.") % {"source": source.name})
+    if source.kind == SourceKind.MANUAL:
+        raise ServiceError(
+            _("%(source)s receives pushed mentions; it is not polled.")
+            % {"source": source.name}
+        )
+    with transaction.atomic():
+        # One queued poll at a time: a request older than a lease, or one a poll
+        # has started on since, no longer counts (a lost task is asked again).
+        requested = (
+            Source.objects.filter(pk=source_id)
+            .filter(
+                Q(poll_requested_at__isnull=True)
+                | Q(poll_requested_at__lte=now - lease)
+                | Q(poll_started_at__gte=F("poll_requested_at"))
+            )
+            .update(poll_requested_at=now)
+        )
+        if requested:
+            enqueue_on_commit("sources.tasks.poll_source", source_id)
+    return bool(requested)
 
 
 def source_poll(*, source_id: int) -> PollResult:
@@ -79,10 +134,11 @@ def source_poll(*, source_id: int) -> PollResult:
     """
     started = timezone.now()
     lease_until = started + timedelta(seconds=int(settings.WEBCARE_POLL_LEASE_SECONDS))
+    _expired_leases_record(now=started, source_id=source_id)
     claimed = (
         Source.objects.filter(pk=source_id, is_active=True)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=started))
-        .update(locked_until=lease_until)
+        .update(locked_until=lease_until, poll_started_at=started)
     )
     if not claimed:
         return PollResult(
@@ -116,6 +172,38 @@ def source_poll(*, source_id: int) -> PollResult:
         logger.warning("source %s: poll failed: %s", source_id, result.error)
     _health_record(source, lease_until, result)
     return result
+
+
+def _expired_leases_record(*, now: datetime, source_id: int | None = None) -> int:
+    """Record a poll whose lease ran out as a failure, and free its source.
+
+    A poll releases its lease even when it fails or hits the soft time limit;
+    one that did not was stopped from outside (the hard time limit, a killed
+    worker or web process). Without this, nothing would say so: the source
+    just stayed locked. Conditional on the lease seen, so a poll that claims
+    the source meanwhile is never overwritten.
+    """
+    expired = Source.objects.filter(locked_until__lt=now)
+    if source_id is not None:
+        expired = expired.filter(pk=source_id)
+    recorded = 0
+    for pk, locked_until, started_at in expired.values_list(
+        "pk", "locked_until", "poll_started_at"
+    ):
+        since = f" (started {started_at:%Y-%m-%d %H:%M:%S} UTC)" if started_at else ""
+        recorded += Source.objects.filter(pk=pk, locked_until=locked_until).update(
+            locked_until=None,
+            last_polled_at=now,
+            consecutive_failures=F("consecutive_failures") + 1,
+            last_error=(
+                f"the poll{since} did not finish: it was stopped before it could "
+                "record its outcome (time limit or worker killed)"
+            ),
+            last_poll_result={},
+        )
+    if recorded:
+        logger.warning("%s poll(s) did not finish; recorded as failures", recorded)
+    return recorded
 
 
 def _poll_pages(
@@ -167,9 +255,11 @@ def _fetch_and_store(
         result.failed += stored.failed + len(page.parse_failures)
         for failure in page.parse_failures[:FAILURE_SAMPLE_LIMIT]:
             logger.warning("source %s: %s", source.pk, failure)
-        # Only now that the page's items are stored may the cursor pass them.
+        # Only now that the page's items are stored may the cursor pass them,
+        # and never past an item the store refused: the next poll offers it again.
+        cursor = connector.cursor_after_store(page, stored.refused_ids)
         saved = Source.objects.filter(pk=source.pk, locked_until=lease_until).update(
-            cursor=page.cursor,
+            cursor=cursor,
             parse_failures=F("parse_failures") + len(page.parse_failures),
         )
         if not saved:
@@ -180,7 +270,11 @@ def _fetch_and_store(
 def _health_record(source: Source, lease_until: datetime, result: PollResult) -> None:
     now = timezone.now()
     interval = source.poll_interval
-    fields: dict[str, Any] = {"locked_until": None, "last_polled_at": now}
+    fields: dict[str, Any] = {
+        "locked_until": None,
+        "last_polled_at": now,
+        "last_poll_result": result.summary(),
+    }
     if result.error:
         failures = source.consecutive_failures + 1
         backoff = min(

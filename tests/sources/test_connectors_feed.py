@@ -202,3 +202,69 @@ def test_it_refuses_a_redirect_to_another_host(http_server, connect):
     with pytest.raises(ConnectorError, match="another host"):
         list(connector.fetch())
     assert [request.path for request in http_server.requests] == ["/moved"]
+
+
+def keyword_feed(description_2: str) -> bytes:
+    body = recording("crafted/feed_keywords.xml").read_text()
+    return body.replace("Nothing about banks; shopping only.", description_2).encode()
+
+
+def test_it_offers_an_entry_again_only_when_its_content_changed(http_server, connect):
+    serve(http_server, "news", recording("crafted/feed_keywords.xml").read_bytes())
+    first = fetch_one(connect, http_server, "news")
+    http_server.add(
+        "/news", Answer(200, keyword_feed("Edited: now about shopping and banks."))
+    )
+
+    second = fetch_one(connect, http_server, "news", cursor=first.cursor)
+
+    assert [item.external_id for item in second.items] == ["news-2"]
+    assert "Edited" in second.items[0].text
+    third = fetch_one(connect, http_server, "news", cursor=second.cursor)
+    assert third.items == []
+
+
+def test_an_entry_skipped_for_its_words_is_offered_once_edited_to_mention_us(
+    http_server, connect
+):
+    serve(http_server, "news", recording("crafted/feed_keywords.xml").read_bytes())
+    first = fetch_one(connect, http_server, "news", keywords=["mybank"])
+    http_server.add("/news", Answer(200, keyword_feed("Update: MyBank reageert.")))
+
+    second = fetch_one(
+        connect, http_server, "news", keywords=["mybank"], cursor=first.cursor
+    )
+
+    assert [item.external_id for item in first.items] == ["news-3", "news-1"]
+    assert [item.external_id for item in second.items] == ["news-2"]
+
+
+def test_a_cursor_of_the_old_form_offers_nothing_twice(http_server, connect):
+    serve(http_server, "news", recording("crafted/feed_keywords.xml").read_bytes())
+    cursor = {"seen": ["news-1", "news-2", "news-3"], "latest": None}
+
+    page = fetch_one(connect, http_server, "news", cursor=cursor)
+
+    assert page.items == []
+    assert set(page.cursor["versions"]) == {"news-1", "news-2", "news-3"}
+
+
+def test_an_id_longer_than_200_characters_becomes_a_stable_short_one(
+    http_server, connect
+):
+    long_id = "urn:forum:" + "x" * 300
+    body = (
+        recording("crafted/feed_keywords.xml")
+        .read_text()
+        .replace("<guid>news-1</guid>", f"<guid>{long_id}</guid>")
+        .encode()
+    )
+    serve(http_server, "news", body)
+
+    first = fetch_one(connect, http_server, "news")
+    again = fetch_one(connect, http_server, "news")
+
+    hashed = [i.external_id for i in first.items if i.external_id.startswith("id-")]
+    assert len(hashed) == 1 and len(hashed[0]) <= 200
+    assert hashed == [i.external_id for i in again.items if i.external_id in hashed]
+    assert hashed[0] in first.cursor["seen"]
