@@ -15,6 +15,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from webcare.admin_mixins import SaveChangedFieldsMixin
+
 from .models import (
     Author,
     Category,
@@ -122,7 +124,7 @@ class EngagementRuleForm(forms.ModelForm):
 
 
 @admin.register(EngagementRule)
-class EngagementRuleAdmin(admin.ModelAdmin):
+class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     form = EngagementRuleForm
     list_display = (
         "position",

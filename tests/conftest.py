@@ -5,16 +5,17 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.smtpserver import MailServer
+
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+NO_SHARED_DATA = "not present (a clone without ../shared)"
 
 
 def shared_data(relative: str) -> Path:
     """A file of ../shared/data, or a skip with the reason where a clone has none."""
     path = SHARED_DATA / relative
     if not path.exists():
-        pytest.skip(
-            f"../shared/data/{relative} not present (a clone without ../shared)"
-        )
+        pytest.skip(f"../shared/data/{relative} {NO_SHARED_DATA}")
     return path
 
 
@@ -32,9 +33,45 @@ def redis_url():
     return url
 
 
+def in_ci() -> bool:
+    """CI=true (as CI services set it): a run whose green must mean every test ran."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
 @pytest.fixture
 def chromedriver_path():
     path = shutil.which("chromedriver")
     if not path or not shutil.which("chromium"):
-        pytest.skip("needs Debian's chromium and chromium-driver")
+        reason = "needs Debian's chromium and chromium-driver"
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true: browser tests may not be skipped)")
+        pytest.skip(reason)
     return path
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped browser test fails the run, whatever skipped it:
+    the keyboard and accessibility checks must have run for a green build. A skip
+    for missing ../shared data stays a skip: a bare clone legitimately has none."""
+    report = yield
+    if report.skipped and in_ci() and item.get_closest_marker("browser"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        if NO_SHARED_DATA in reason:
+            return report
+        report.outcome = "failed"
+        report.longrepr = (
+            f"browser test skipped under CI=true ({reason}); install chromium "
+            "and chromium-driver"
+        )
+    return report
+
+
+@pytest.fixture
+def mail_server(settings):
+    """A real SMTP server on 127.0.0.1 that Django's SMTP backend sends to; down
+    until the test starts it (`mail_server.start()`), always stopped after."""
+    server = MailServer()
+    server.configure(settings)
+    yield server
+    server.stop()

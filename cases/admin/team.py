@@ -9,12 +9,13 @@ from cases import services
 from cases.admin.common import _run_per_object, badge
 from cases.forms import TeamAdminForm
 from cases.models import ACTIVE_STATUSES, Agent, Holiday, ServiceTarget, Team, Topic
+from webcare.admin_mixins import SaveChangedFieldsMixin
 
 # --- Staffing, targets and hours ---------------------------------------------------
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     form = TeamAdminForm
     list_display = ("name", "email", "agent_count", "available_count")
     search_fields = ("name",)
@@ -41,7 +42,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = ("__str__", "team", "availability", "active_cases")
     list_filter = ("team", "is_available")
     list_select_related = ("user", "team")
@@ -91,7 +92,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = ("name", "owner", "structural_cases")
     search_fields = ("name", "owner")
 
@@ -112,7 +113,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceTarget)
-class ServiceTargetAdmin(admin.ModelAdmin):
+class ServiceTargetAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = (
         "priority",
         "channel",
@@ -124,7 +125,7 @@ class ServiceTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = ("date", "name")
     date_hierarchy = "date"
     search_fields = ("name",)

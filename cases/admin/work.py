@@ -20,13 +20,13 @@ from cases.models import (
     Note,
     Reply,
 )
-from webcare.admin_mixins import ReadOnlyAdminMixin
+from webcare.admin_mixins import ReadOnlyAdminMixin, SaveChangedFieldsMixin
 
 # --- Department inbox, promises, replies, notes, trail -----------------------------
 
 
 @admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
+class EscalationAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     """A department's inbox: filter by department and status; act with actions."""
 
     list_display = (

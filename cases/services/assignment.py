@@ -83,12 +83,18 @@ def case_assign_automatically(*, case: Case, actor=None, actor_label: str = "") 
     (then by id), so equal loads take turns.
     """
     _check_permission(actor, "assign_case")
+    seen_assignee_id = case.assignee_id
     case = _lock(case)
     if case.status not in ACTIVE_STATUSES:
         raise InvalidTransition(
             f"A {case.get_status_display().lower()} case cannot be assigned; "
             "reopen it first."
         )
+    if case.assignee_id != seen_assignee_id:
+        # Assigned by someone else while we waited for the lock (a double click,
+        # two staff at once): that answers this request too. Assigning again would
+        # move the case on to the next agent.
+        return case
     team = case.team or _default_team()
     # Lock the team's agents so that two assignments at once see each other's load.
     list(Agent.objects.select_for_update().filter(team=team).values_list("pk"))

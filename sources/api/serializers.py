@@ -92,6 +92,14 @@ class SourceSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Only http and https URLs.")
         return url
 
+    def update(self, instance, validated_data):
+        # Only what the client sent: a poll may be writing the cursor and lease now.
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        if validated_data:
+            instance.save(update_fields=list(validated_data))
+        return instance
+
 
 class AuthorSerializer(serializers.ModelSerializer):
     class Meta:

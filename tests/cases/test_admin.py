@@ -29,7 +29,7 @@ from cases.models import (
     Topic,
 )
 from tests.cases.conftest import make_agent
-from tests.factories import AuthorFactory, MentionFactory, TopicFactory
+from tests.factories import AuthorFactory, MentionFactory, TeamFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -124,12 +124,112 @@ def test_changelists_per_group_with_bounded_queries(
 
 @pytest.mark.parametrize("queue", ["mine", "team", "overdue", "unassigned"])
 def test_the_queue_filters_are_bounded_too(
-    queue, users, workload, client, django_assert_max_num_queries
+    queue, users, workload, queues, client, django_assert_max_num_queries
 ):
     client.force_login(users["agent"])
     with django_assert_max_num_queries(12):
         response = client.get(reverse("admin:cases_case_changelist"), {"queue": queue})
     assert response.status_code == 200
+    assert response.context["cl"].result_count > 0
+
+
+@pytest.fixture
+def queues(team, agent, other_agent):
+    """One case of each kind the queues tell apart, by name; due in a day unless
+    the name says it is late."""
+    now = timezone.now()
+    other_team = TeamFactory(name="Zakelijk")
+    dirk = make_agent(other_team, "dirk", "Dirk")
+
+    def case(subject, *, team=team, assignee=None, due=timedelta(days=1)):
+        opened = services.case_open(subject=subject, team=team)
+        if assignee is not None:
+            opened = services.case_assign(
+                case=opened, assignee=assignee, actor_label="t"
+            )
+        Case.objects.filter(pk=opened.pk).update(next_due_at=now + due)
+        return opened
+
+    cases = {
+        "mine": case("mine", assignee=agent),
+        "mine, resolved": services.case_resolve(
+            case=case("mine, resolved", assignee=agent), actor_label="t"
+        ),
+        "mine, late": case("mine, late", assignee=agent, due=-timedelta(minutes=5)),
+        "colleague's": case("colleague's", assignee=other_agent),
+        "unassigned": case("unassigned"),
+        "unassigned, closed": services.case_close(
+            case=case("unassigned, closed"), reason="spam", actor_label="t"
+        ),
+        "other team, unassigned": case("other team, unassigned", team=other_team),
+        "other team, Dirk's": case(
+            "other team, Dirk's", team=other_team, assignee=dirk
+        ),
+        "promise overdue": case("promise overdue", assignee=other_agent),
+        "first reply breached": case("first reply breached"),
+        "resolution breached": case("resolution breached", assignee=agent),
+        "late, resolved": services.case_resolve(
+            case=case("late, resolved", assignee=agent, due=-timedelta(hours=2)),
+            actor_label="t",
+        ),
+    }
+    promise = services.commitment_make(
+        case=cases["promise overdue"],
+        owner=other_agent,
+        description="Bel terug",
+        due_at=now + timedelta(hours=1),
+        actor=other_agent,
+    )
+    Commitment.objects.filter(pk=promise.pk).update(due_at=now - timedelta(minutes=1))
+    Case.objects.filter(pk=cases["first reply breached"].pk).update(
+        first_response_breached_at=now - timedelta(minutes=10), first_response_at=None
+    )
+    Case.objects.filter(pk=cases["resolution breached"].pk).update(
+        resolution_breached_at=now - timedelta(minutes=10)
+    )
+    return cases
+
+
+QUEUES = {
+    # Only active cases, in each queue.
+    "mine": {"mine", "mine, late", "resolution breached"},
+    "team": {
+        "mine",
+        "mine, late",
+        "colleague's",
+        "unassigned",
+        "promise overdue",
+        "first reply breached",
+        "resolution breached",
+    },
+    "overdue": {
+        "mine, late",
+        "promise overdue",
+        "first reply breached",
+        "resolution breached",
+    },
+    "unassigned": {"unassigned", "other team, unassigned", "first reply breached"},
+}
+
+
+@pytest.mark.parametrize("queue", list(QUEUES))
+def test_each_queue_lists_its_cases_and_no_others(queue, users, queues, client):
+    client.force_login(users["agent"])
+    response = client.get(reverse("admin:cases_case_changelist"), {"queue": queue})
+    assert response.status_code == 200
+    listed = {case.subject for case in response.context["cl"].result_list}
+    assert listed == QUEUES[queue]
+    assert response.context["cl"].result_count == len(QUEUES[queue])
+
+
+def test_the_team_queue_is_the_viewers_team(users, queues, client):
+    dirk = Agent.objects.get(user__username="dirk").user
+    dirk.is_staff = True
+    dirk.save()
+    client.force_login(dirk)
+    response = client.get(reverse("admin:cases_case_changelist"), {"queue": "team"})
+    listed = {case.subject for case in response.context["cl"].result_list}
+    assert listed == {"other team, unassigned", "other team, Dirk's"}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,8 +1,12 @@
 """Manual assignment, "assign to me" and automatic assignment to the least loaded."""
 
+import threading
 from collections import Counter
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 
 from cases import services
 from cases.models import Agent, Case, CaseEvent, CaseStatus, EventKind
@@ -145,3 +149,107 @@ def test_an_inactive_user_is_never_assigned_automatically(team):
         services.case_assign(case=new_case(team), assignee=bram, actor_label="t")
     case = services.case_assign_automatically(case=new_case(team), actor_label="t")
     assert case.assignee == bram
+
+
+def test_a_case_assigned_meanwhile_is_not_moved_on_automatically(team):
+    anna = make_agent(team, "anna", "Anna")
+    make_agent(team, "bram", "Bram")
+    case = new_case(team)
+    seen = Case.objects.get(pk=case.pk)  # what the second click saw: unassigned
+    services.case_assign_automatically(case=case, actor_label="t")
+    again = services.case_assign_automatically(case=seen, actor_label="t")
+    assert again.assignee == anna
+    assert Case.objects.get(pk=case.pk).assignee == anna
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.ASSIGNED).count() == 1
+
+
+# --- At the same time, on PostgreSQL with real threads ------------------------------
+
+
+@pytest.fixture
+def roles(on_postgres):
+    # The staff groups are migration data, which an earlier transactional test's
+    # flush removes; agents need the agent group to be assigned cases.
+    call_command("setup_roles", stdout=StringIO())
+
+
+def at_once(calls) -> list:
+    """Run each call in its own thread, all released together; their results (or
+    the exceptions they raised), in the order of `calls`."""
+    start = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            start.wait(timeout=10)
+            results[index] = call()
+        except BaseException as error:  # surfaced by the caller's assertions
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(index, call))
+        for index, call in enumerate(calls)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_automatic_assignments_at_once_spread_the_cases_evenly(roles, team):
+    agents = [make_agent(team, name, name.title()) for name in ("anna", "bram", "cees")]
+    cases = [new_case(team, f"Vraag {number}") for number in range(6)]
+
+    results = at_once(
+        [
+            lambda case=case: services.case_assign_automatically(
+                case=case, actor_label="t"
+            )
+            for case in cases
+        ]
+    )
+
+    assert not [result for result in results if isinstance(result, BaseException)]
+    # Each saw the others' assignments: two each, not all six to the first agent.
+    load = Counter(
+        Case.objects.filter(pk__in=[case.pk for case in cases]).values_list(
+            "assignee", flat=True
+        )
+    )
+    assert load == {agent.pk: 2 for agent in agents}
+    events = CaseEvent.objects.filter(kind=EventKind.ASSIGNED, data__automatic=True)
+    assert events.count() == 6
+    assert sorted(events.values_list("case_id", flat=True)) == sorted(
+        case.pk for case in cases
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_case_assigned_automatically_twice_at_once_is_assigned_once(roles, team):
+    anna = make_agent(team, "anna", "Anna")
+    bram = make_agent(team, "bram", "Bram")
+    case = new_case(team)
+
+    # Two staff (or a double click) ask for the same unassigned case at once.
+    results = at_once(
+        [
+            lambda: services.case_assign_automatically(
+                case=Case.objects.get(pk=case.pk), actor_label="t"
+            )
+            for _ in range(2)
+        ]
+    )
+
+    assert not [result for result in results if isinstance(result, BaseException)]
+    case.refresh_from_db()
+    assert case.assignee in (anna, bram)
+    assert [result.assignee for result in results] == [case.assignee] * 2
+    # One assignment, not one that the second immediately moves to the other agent.
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.ASSIGNED).count() == 1
+    assert Case.objects.filter(assignee__isnull=False).count() == 1

@@ -1,14 +1,29 @@
 """Each service checks the acting user's role; API clients and tasks pass a label."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import NamedTuple
 
 import pytest
 from django.utils import timezone
 
 from cases import services
-from cases.models import Case, CaseEvent, CloseReason, Commitment, Escalation
+from cases.models import (
+    Agent,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    CloseReason,
+    Commitment,
+    CommitmentStatus,
+    Escalation,
+    EscalationStatus,
+    EventKind,
+)
 from cases.services import CasePermissionDenied
+from tests.cases.conftest import make_agent
 from tests.factories import AuthorFactory, MentionFactory
+from webcare.errors import ServicePermissionDenied
 
 pytestmark = pytest.mark.django_db
 
@@ -40,112 +55,220 @@ def _commitment(case, agent):
     )
 
 
-# name -> (call, roles allowed)
+def _event(case, kind, user):
+    """The audit row this call wrote last: of this kind, by this user."""
+    events = CaseEvent.objects.filter(case=case, kind=kind, actor=user)
+    assert events.exists(), f"no {kind} event by {user}"
+    return events.latest("pk")
+
+
+def _opened(case, user, opened):
+    assert Case.objects.get(pk=opened.pk).subject == "Nieuw"
+    _event(opened, EventKind.CREATED, user)
+
+
+def _mention_added(case, user, result):
+    assert case.mentions.count() == 1
+    _event(case, EventKind.MENTION_ADDED, user)
+
+
+def _unassigned(case, user, result):
+    assert Case.objects.get(pk=case.pk).assignee is None
+    assert _event(case, EventKind.ASSIGNED, user).data["to"] is None
+
+
+def _assigned_automatically(case, user, result):
+    colleague = Agent.objects.get(user__username="dirk").user
+    assert Case.objects.get(pk=case.pk).assignee == colleague
+    event = _event(case, EventKind.ASSIGNED, user)
+    assert event.data == {
+        "from": case.assignee_id,
+        "to": colleague.pk,
+        "automatic": True,
+    }
+
+
+def _priority_changed(case, user, result):
+    assert Case.objects.get(pk=case.pk).priority == "high"
+    _event(case, EventKind.PRIORITY_CHANGED, user)
+
+
+def _replied(case, user, result):
+    assert list(case.replies.values_list("text", flat=True)) == [result.text]
+    _event(case, EventKind.REPLIED, user)
+
+
+def _noted(case, user, note):
+    assert case.notes.get().author == user
+    _event(case, EventKind.NOTE_ADDED, user)
+
+
+def _status(status):
+    def check(case, user, result):
+        assert Case.objects.get(pk=case.pk).status == status
+        assert _event(case, EventKind.STATUS_CHANGED, user).data["to"] == status
+
+    return check
+
+
+def _escalated(case, user, escalation):
+    assert case.escalations.get().department == "security"
+    _event(case, EventKind.ESCALATED, user)
+
+
+def _escalation(status, kind):
+    def check(case, user, escalation):
+        assert Escalation.objects.get(pk=escalation.pk).status == status
+        _event(case, kind, user)
+
+    return check
+
+
+def _merged(case, user, result):
+    duplicate = Case.objects.get(subject="Dubbel")
+    assert duplicate.merged_into_id == case.pk
+    assert CaseEvent.objects.filter(kind=EventKind.MERGED, actor=user).exists()
+
+
+def _commitment_status(status, kind):
+    def check(case, user, commitment):
+        assert Commitment.objects.get(pk=commitment.pk).status == status
+        assert CaseEvent.objects.filter(case=case, kind=kind, actor=user).exists()
+
+    return check
+
+
+def _assign_automatically(case, user, agent):
+    # A colleague who is available: the case (now the agent's) can move to them.
+    make_agent(case.team, "dirk", "Dirk")
+    return services.case_assign_automatically(case=case, actor=user)
+
+
+class Operation(NamedTuple):
+    call: Callable
+    allowed: set[str]
+    # Asserts what an allowed call did: (case, user, what the call returned).
+    effect: Callable
+
+
 OPERATIONS = {
-    "open": (
+    "open": Operation(
         lambda case, user, agent: services.case_open(subject="Nieuw", actor=user),
         {"agent", "manager"},
+        _opened,
     ),
-    "add_mention": (
+    "add_mention": Operation(
         lambda case, user, agent: services.case_add_mention(
             case=case, mention=MentionFactory(), actor=user
         ),
         {"agent", "manager"},
+        _mention_added,
     ),
-    "assign": (
+    "assign": Operation(
         lambda case, user, agent: services.case_assign(
             case=case, assignee=None, actor=user
         ),
         {"agent", "manager"},
+        _unassigned,
     ),
-    "assign_automatically": (
-        lambda case, user, agent: services.case_assign_automatically(
-            case=case, actor=user
-        ),
-        # The only agent already has it: allowed, but nobody else is available.
-        set(),
+    "assign_automatically": Operation(
+        _assign_automatically, {"agent", "manager"}, _assigned_automatically
     ),
-    "update": (
+    "update": Operation(
         lambda case, user, agent: services.case_update(
             case=case, priority="high", actor=user
         ),
         {"agent", "manager"},
+        _priority_changed,
     ),
-    "reply": (
+    "reply": Operation(
         lambda case, user, agent: services.case_reply(
             case=case, agent=agent, text="Hoi!", actor=user
         ),
         {"agent", "manager"},
+        _replied,
     ),
-    "note": (
+    "note": Operation(
         lambda case, user, agent: services.case_add_note(
             case=case, author=user, text="Checked with legal."
         ),
         {"agent", "manager", "spokesperson", "customer_service"},
+        _noted,
     ),
-    "wait": (
+    "wait": Operation(
         lambda case, user, agent: services.case_wait_for_customer(
             case=case, actor=user
         ),
         {"agent", "manager"},
+        _status(CaseStatus.WAITING),
     ),
-    "escalate": (
+    "escalate": Operation(
         lambda case, user, agent: services.case_escalate(
             case=case, department="security", reason="Phishing", actor=user
         ),
         {"agent", "manager"},
+        _escalated,
     ),
-    "acknowledge": (
+    "acknowledge": Operation(
         lambda case, user, agent: services.escalation_acknowledge(
             escalation=_open_escalation(case, agent), actor=user
         ),
         {"manager", "spokesperson", "customer_service"},
+        _escalation(EscalationStatus.ACKNOWLEDGED, EventKind.ESCALATION_ACKNOWLEDGED),
     ),
-    "resolve_escalation": (
+    "resolve_escalation": Operation(
         lambda case, user, agent: services.escalation_resolve(
             escalation=_open_escalation(case, agent), note="Answered.", actor=user
         ),
         {"manager", "spokesperson", "customer_service"},
+        _escalation(EscalationStatus.RESOLVED, EventKind.ESCALATION_RESOLVED),
     ),
-    "resolve": (
+    "resolve": Operation(
         lambda case, user, agent: services.case_resolve(case=case, actor=user),
         {"agent", "manager"},
+        _status(CaseStatus.RESOLVED),
     ),
-    "close": (
+    "close": Operation(
         lambda case, user, agent: services.case_close(
             case=case, reason=CloseReason.NO_ACTION, actor=user
         ),
         {"agent", "manager"},
+        _status(CaseStatus.CLOSED),
     ),
-    "reopen": (
+    "reopen": Operation(
         lambda case, user, agent: services.case_reopen(
             case=services.case_resolve(case=case, actor=agent), actor=user
         ),
         {"agent", "manager"},
+        _status(CaseStatus.OPEN),
     ),
-    "merge": (
+    "merge": Operation(
         lambda case, user, agent: services.case_merge(
             duplicate=services.case_open(subject="Dubbel", team=case.team),
             into=case,
             actor=user,
         ),
         {"manager"},
+        _merged,
     ),
-    "commit": (
+    "commit": Operation(
         lambda case, user, agent: _commitment(case, user),
         {"agent", "manager"},
+        _commitment_status(CommitmentStatus.OPEN, EventKind.COMMITMENT_MADE),
     ),
-    "keep": (
+    "keep": Operation(
         lambda case, user, agent: services.commitment_keep(
             commitment=_commitment(case, agent), actor=user
         ),
         {"agent", "manager"},
+        _commitment_status(CommitmentStatus.KEPT, EventKind.COMMITMENT_KEPT),
     ),
-    "cancel": (
+    "cancel": Operation(
         lambda case, user, agent: services.commitment_cancel(
             commitment=_commitment(case, agent), actor=user
         ),
         {"agent", "manager"},
+        _commitment_status(CommitmentStatus.CANCELLED, EventKind.COMMITMENT_CANCELLED),
     ),
 }
 ROLES = ("agent", "spokesperson", "customer_service", "manager")
@@ -161,14 +284,9 @@ def test_each_role_may_do_only_what_it_allows(operation, role, case, agent, requ
         "customer_service": request.getfixturevalue("customer_service"),
         "manager": request.getfixturevalue("manager"),
     }[role]
-    call, allowed = OPERATIONS[operation]
-    if operation == "assign_automatically":
-        error = services.CaseError
-        with pytest.raises(error):
-            call(case, user, agent)
-        return
+    call, allowed, effect = OPERATIONS[operation]
     if role in allowed:
-        call(case, user, agent)
+        effect(case, user, call(case, user, agent))
         return
     counts = (
         Case.objects.count(),
@@ -177,8 +295,11 @@ def test_each_role_may_do_only_what_it_allows(operation, role, case, agent, requ
         Commitment.objects.count(),
     )
     snapshot = Case.objects.filter(pk=case.pk).values().get()
-    with pytest.raises(CasePermissionDenied, match=r"may not "):
+    # The permission refusal itself (403 in the API), not another CaseError such
+    # as "nobody is available" that would pass for one.
+    with pytest.raises(ServicePermissionDenied, match=r"may not ") as refused:
         call(case, user, agent)
+    assert isinstance(refused.value, CasePermissionDenied)
     # Nothing changed: not the case, not its trail (helpers may have added rows
     # before the refused call; the refused call itself added none).
     snapshot.pop("updated_at")

@@ -1,12 +1,16 @@
 """One end-to-end run: a real Celery worker, Redis and PostgreSQL, polling a source
-served on 127.0.0.1. The same poll is queued twice at once; each mention is stored
-once. Run with, for example:
+served on 127.0.0.1. The same poll is queued twice at once: the lease turns the
+second away, so one request reaches the server and each mention is stored once;
+the triage the poll queues goes through the broker and runs in the worker.
+The worker never runs tasks eagerly, whatever this process was started with.
+Run with, for example:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/webcare_polling \
     CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \
     .venv/bin/pytest tests/sources/test_e2e_worker.py
 """
 
+import ast
 import json
 import os
 import re
@@ -21,7 +25,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from sources.models import Author, Mention, Source, SourceKind
+from sources.models import Author, Mention, Source, SourceKind, TriageStatus
 from tests.factories import SourceFactory
 from tests.httpserver import Answer
 from tests.sources.conftest import recording
@@ -32,6 +36,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-bearer-token-9f8e7d"
 POLL_DONE = re.compile(r"Task sources\.tasks\.poll_source\[[^\]]+\] succeeded")
+TRIAGE_RECEIVED = re.compile(
+    r"Task sources\.triage\.tasks\.triage_mentions\[[^\]]+\] received"
+)
+TRIAGE_DONE = re.compile(
+    r"Task sources\.triage\.tasks\.triage_mentions\[[^\]]+\] succeeded in "
+    r"[0-9.]+s: (\{[^}]*\})"
+)
 
 
 def test_database_url() -> str:
@@ -76,6 +87,9 @@ def worker(on_postgres, redis_url, tmp_path, http_server):
         "WEBCARE_POLL_HTTP_ATTEMPTS": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    # bin/test runs this process with CELERY_TASK_ALWAYS_EAGER=true; inherited, it
+    # would run what the worker queues (triage) in-process inside the poll task.
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     command = [
         sys.executable,
         "-m",
@@ -126,12 +140,15 @@ def worker(on_postgres, redis_url, tmp_path, http_server):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_poll_queued_twice_at_once_stores_each_mention_once(worker, http_server):
+def test_a_poll_queued_twice_at_once_is_leased_once_and_triaged_by_the_worker(
+    worker, http_server
+):
     queue, log = worker
     page = recording("twitter/search_tweets_query.json").read_bytes()
     tweets = json.loads(page)["data"]
-    # A slow answer keeps the first poll busy while the second one arrives.
-    http_server.add("/2/tweets/search/recent", Answer(200, page, delay=1.5))
+    # A slow answer keeps the first poll busy (holding the lease) while the second
+    # one arrives.
+    http_server.add("/2/tweets/search/recent", Answer(200, page, delay=3))
     source = SourceFactory(
         kind=SourceKind.X_SEARCH, url=http_server.url, query="oranjebank"
     )
@@ -145,6 +162,18 @@ def test_a_poll_queued_twice_at_once_stores_each_mention_once(worker, http_serve
         what="both poll tasks to finish",
         log=log,
     )
+    # The lease turned the second poll away: one request reached the server, and
+    # the worker says so in the two polls' results.
+    assert [request.path for request in http_server.requests] == [
+        "/2/tweets/search/recent"
+    ]
+    results = sorted(poll_results(log), key=lambda result: result["claimed"])
+    assert [result["claimed"] for result in results] == [False, True]
+    assert results[0]["fetched"] == results[0]["new"] == 0
+    assert "being polled by another worker" in results[0]["error"]
+    assert results[1]["new"] == len(tweets)
+    assert results[1]["error"] == ""
+
     source.refresh_from_db()
     stored = Mention.objects.filter(source=source)
     assert stored.count() == len(tweets)
@@ -165,11 +194,34 @@ def test_a_poll_queued_twice_at_once_stores_each_mention_once(worker, http_serve
     )
     assert TOKEN not in log.read_text(errors="replace")
     assert Source.objects.get(pk=source.pk).last_error == ""
-    # After commit the new mentions were queued for triage, and triaged.
+
+    # After commit the new mentions were queued for triage through the broker: the
+    # worker received triage_mentions as a task of its own (an eager call inside
+    # the poll is never "received") and triaged every one of them.
     wait_for(
-        lambda: not stored.filter(triage_status="pending").exists(),
+        lambda: TRIAGE_DONE.search(log.read_text(errors="replace")) is not None,
         timeout=60,
-        what="the new mentions to be triaged",
+        what="the worker to run the triage task",
         log=log,
     )
+    text = log.read_text(errors="replace")
+    assert len(TRIAGE_RECEIVED.findall(text)) == 1
+    triage = ast.literal_eval(TRIAGE_DONE.search(text).group(1))
+    assert triage == {"triaged": len(tweets), "skipped": 0, "failed": 0}
+    assert not stored.filter(triage_status=TriageStatus.PENDING).exists()
     assert stored.filter(triaged_at__isnull=False).count() == len(tweets)
+    # Engaged mentions were routed into cases by the worker, in triage's transaction.
+    engaged = stored.filter(triage_status=TriageStatus.ENGAGED)
+    assert not engaged.filter(case__isnull=True).exists()
+
+
+def poll_results(log: Path) -> list[dict]:
+    """The return values of the poll tasks, as the worker logged them."""
+    return [
+        ast.literal_eval(match)
+        for match in re.findall(
+            r"Task sources\.tasks\.poll_source\[[^\]]+\] succeeded in [0-9.]+s: "
+            r"(\{[^}]*\})",
+            log.read_text(errors="replace"),
+        )
+    ]

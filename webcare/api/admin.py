@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from webcare.admin_mixins import ReadOnlyAdminMixin
+from webcare.admin_mixins import ReadOnlyAdminMixin, SaveChangedFieldsMixin
 from webcare.api.auth import TOKEN_PREFIX_LENGTH, api_client_revoke, new_token
 from webcare.api.models import (
     ApiAuditEntry,
@@ -93,7 +93,7 @@ class WebhookForm(forms.ModelForm):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     form = WebhookForm
     list_display = ["client", "url", "event_list", "is_active", "created_at"]
     list_filter = ["is_active", "client"]

@@ -97,7 +97,8 @@ def _claim(*, client, key: str, request_fingerprint: str) -> IdempotencyKey | Re
         if taken:
             existing.refresh_from_db()
             return existing
-        existing.refresh_from_db()
+        # Another retry took it over; its claim may be gone already (it failed).
+        existing = IdempotencyKey.objects.filter(pk=existing.pk).first()
     if existing is None:
         raise IdempotencyConflict()
     if existing.request_fingerprint != request_fingerprint:
