@@ -7,6 +7,7 @@ Mention text and raw records are hostile: they are only ever shown escaped
 import json
 from datetime import timedelta
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -22,6 +23,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from webcare import outbound
 from webcare.admin_mixins import ReadOnlyAdminMixin, SaveChangedFieldsMixin
 from webcare.errors import ServiceError
 
@@ -48,8 +50,21 @@ class HealthFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SourceForm(forms.ModelForm):
+    def clean_url(self):
+        url = self.cleaned_data.get("url") or ""
+        # Polled by our workers: never a host inside our network. Checked when
+        # entered, as the API checks what it is sent; every poll checks again.
+        changed = url and "url" in self.changed_data
+        problem = outbound.url_problem(url) if changed else None
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
+
+
 @admin.register(Source)
 class SourceAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
+    form = SourceForm
     list_display = (
         "name",
         "kind",

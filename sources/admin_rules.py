@@ -12,8 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from webcare.admin_mixins import SaveChangedFieldsMixin
 
@@ -23,17 +27,21 @@ from .models import (
     EngagementRule,
     Outcome,
     ReviewMention,
+    RuleDryRun,
+    RuleDryRunMode,
     SourceKind,
     TriageRun,
+    TriageRunStatus,
 )
 from .triage.explain import triage_explanation_html
-from .triage.rules import LANGUAGES, compile_pattern
+from .triage.rules import LANGUAGES, compile_pattern, pattern_time_check
 from .triage.services import (
     RUN_BATCH_SIZE_MAX,
     TriageError,
     mention_review,
+    pattern_timeout,
+    rule_dry_run_start,
     rule_spec_from_rule,
-    triage_dry_run,
     triage_run_start,
 )
 
@@ -95,6 +103,7 @@ class EngagementRuleForm(forms.ModelForm):
                 continue
             try:
                 compile_pattern(line.strip())
+                pattern_time_check(line.strip(), timeout=pattern_timeout())
             except ValueError as error:
                 errors.append(f"Line {number} ({line.strip()[:60]}): {error}")
         if errors:
@@ -134,6 +143,7 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
         "priority",
         "also_escalate_to",
         "is_active",
+        "timeouts_column",
         "dry_run_link",
     )
     list_display_links = ("name",)
@@ -141,6 +151,7 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_filter = ("is_active", "outcome")
     search_fields = ("name", "description", "patterns", "reason")
     ordering = ("position", "id")
+    readonly_fields = ("pattern_timeouts", "last_pattern_timeout_at")
     fieldsets = (
         (None, {"fields": ("name", "position", "is_active", "description")}),
         (
@@ -153,6 +164,8 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
                     "author_flags",
                     "min_reach",
                     "languages",
+                    "pattern_timeouts",
+                    "last_pattern_timeout_at",
                 )
             },
         ),
@@ -174,6 +187,18 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     def categories_column(self, rule):
         return ", ".join(rule.categories or ()) or "any"
 
+    @admin.display(
+        description=gettext_lazy("pattern time-outs"), ordering="pattern_timeouts"
+    )
+    def timeouts_column(self, rule):
+        # A time-out sent a mention to review: staff make the pattern cheaper.
+        if not rule.pattern_timeouts:
+            return "-"
+        return _("timed out %(count)d, last %(when)s ago") % {
+            "count": rule.pattern_timeouts,
+            "when": timesince(rule.last_pattern_timeout_at),
+        }
+
     @admin.display(description="dry run")
     def dry_run_link(self, rule):
         url = reverse("admin:sources_engagementrule_dry_run", args=[rule.pk])
@@ -193,6 +218,11 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
                 view(self.dry_run_view),
                 name="sources_engagementrule_dry_run",
             ),
+            path(
+                "dry-runs/<int:dry_run_id>/",
+                view(self.dry_run_result_view),
+                name="sources_engagementrule_dry_run_result",
+            ),
             *super().get_urls(),
         ]
 
@@ -209,8 +239,9 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def dry_run_view(self, request, rule_id=None):
-        """Which of the last mentions would change outcome: with the unsaved edits
-        of the form (POST), or with the stored rule switched on or off (GET)."""
+        """Start a dry run in the background: of the unsaved edits of the form
+        (POST), or of the stored rule switched on or off (GET asks, POST starts).
+        Nothing here tries a pattern on a mention: the task does."""
         rule = None
         if rule_id is not None:
             rule = self.get_object(request, str(rule_id))
@@ -218,7 +249,10 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
                 return self._get_obj_does_not_exist_redirect(
                     request, self.opts, str(rule_id)
                 )
-        if request.method == "POST":
+        switching = rule is not None and (
+            request.method == "GET" or "_switch" in request.POST
+        )
+        if request.method == "POST" and not switching:
             allowed = (
                 self.has_change_permission(request, rule)
                 if rule
@@ -228,66 +262,93 @@ class EngagementRuleAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
             allowed = rule is not None and self.has_view_permission(request, rule)
         if not allowed:
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": rule,
-            "title": "Dry run of a rule of engagement",
-            "last_n": DRY_RUN_LAST_N,
-        }
-        if request.method == "POST":
-            form_class = self.get_form(request, rule, change=rule is not None)
-            form = form_class(request.POST, instance=rule)
-            if not form.is_valid():
-                context["form_errors"] = form.errors
-                return TemplateResponse(
-                    request, "admin/sources/engagementrule/dry_run.html", context
-                )
-            # save(commit=False) only fills the instance: nothing is written.
-            candidate = form.save(commit=False)
-            try:
-                result = triage_dry_run(
-                    rule_candidate=candidate,
-                    replace_rule_id=rule.pk if rule else None,
-                    last_n=DRY_RUN_LAST_N,
-                )
-            except TriageError as error:
-                context["form_errors"] = {"__all__": [str(error)]}
-                return TemplateResponse(
-                    request, "admin/sources/engagementrule/dry_run.html", context
-                )
-            context["mode"] = "edited"
-            context["save_url"] = (
-                reverse("admin:sources_engagementrule_change", args=[rule.pk])
-                if rule
-                else reverse("admin:sources_engagementrule_add")
+        context = self._dry_run_context(request, rule)
+        if switching:
+            mode = (
+                RuleDryRunMode.SWITCH_OFF
+                if rule.is_active
+                else RuleDryRunMode.SWITCH_ON
             )
-            context["resubmit"] = [
-                (key, value)
+            if request.method == "GET":
+                context["mode"] = mode
+                context["candidate"] = rule
+                return TemplateResponse(
+                    request, "admin/sources/engagementrule/dry_run.html", context
+                )
+            dry_run = rule_dry_run_start(
+                mode=mode, rule=rule, started_by=request.user, last_n=DRY_RUN_LAST_N
+            )
+            return redirect("admin:sources_engagementrule_dry_run_result", dry_run.pk)
+        form_class = self.get_form(request, rule, change=rule is not None)
+        form = form_class(request.POST, instance=rule)
+        if not form.is_valid():
+            context["form_errors"] = form.errors
+            return TemplateResponse(
+                request, "admin/sources/engagementrule/dry_run.html", context
+            )
+        dry_run = rule_dry_run_start(
+            mode=RuleDryRunMode.EDITED,
+            rule=rule,
+            # The rule as edited, as JSON: nothing of it is saved.
+            candidate={name: form.cleaned_data.get(name) for name in form.Meta.fields},
+            form_data=[
+                [key, value]
                 for key in request.POST
                 if key not in ("csrfmiddlewaretoken", "_dry_run")
                 for value in request.POST.getlist(key)
+            ],
+            started_by=request.user,
+            last_n=DRY_RUN_LAST_N,
+        )
+        return redirect("admin:sources_engagementrule_dry_run_result", dry_run.pk)
+
+    def dry_run_result_view(self, request, dry_run_id):
+        """The progress of a dry run (the page refreshes itself), then its result."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        dry_run = (
+            RuleDryRun.objects.select_related("rule").filter(pk=dry_run_id).first()
+        )
+        if dry_run is None:
+            return self._get_obj_does_not_exist_redirect(
+                request, RuleDryRun._meta, str(dry_run_id)
+            )
+        context = self._dry_run_context(request, dry_run.rule)
+        context.update(
+            dry_run=dry_run,
+            mode=dry_run.mode,
+            candidate={"name": dry_run.candidate.get("name") or dry_run.rule.name},
+            in_progress=dry_run.status
+            in (TriageRunStatus.QUEUED, TriageRunStatus.RUNNING),
+        )
+        if dry_run.status == TriageRunStatus.FAILED:
+            context["form_errors"] = {"__all__": [dry_run.last_error]}
+        if dry_run.status == TriageRunStatus.DONE:
+            result = dict(dry_run.result)
+            result["examples"] = [
+                {**example, "first_seen_at": parse_datetime(example["first_seen_at"])}
+                for example in result.get("examples", ())
             ]
-        else:
-            switch_off = rule.is_active
-            try:
-                result = triage_dry_run(
-                    rule_candidate=rule,
-                    replace_rule_id=rule.pk,
-                    last_n=DRY_RUN_LAST_N,
-                    switch_off=switch_off,
-                )
-            except TriageError as error:
-                context["form_errors"] = {"__all__": [str(error)]}
-                return TemplateResponse(
-                    request, "admin/sources/engagementrule/dry_run.html", context
-                )
-            context["mode"] = "switch_off" if switch_off else "switch_on"
-        context["result"] = result
-        context["candidate"] = result.candidate
+            context["result"] = result
+        if dry_run.mode == RuleDryRunMode.EDITED:
+            context["resubmit"] = dry_run.form_data
+            context["save_url"] = (
+                reverse("admin:sources_engagementrule_change", args=[dry_run.rule_id])
+                if dry_run.rule_id
+                else reverse("admin:sources_engagementrule_add")
+            )
         return TemplateResponse(
             request, "admin/sources/engagementrule/dry_run.html", context
         )
+
+    def _dry_run_context(self, request, rule) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": rule,
+            "title": _("Dry run of a rule of engagement"),
+            "last_n": DRY_RUN_LAST_N,
+        }
 
 
 # --- Review queue ------------------------------------------------------------------

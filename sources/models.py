@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from webcare.sync import SyncPositionField
 
@@ -257,6 +258,14 @@ class EngagementRule(models.Model):
         blank=True,
         help_text="Engage and also escalate to this department (e.g. phishing: security).",
     )
+    # A pattern that ran out of time on a mention sent it to review: staff see how
+    # often and when last, and make the pattern cheaper.
+    pattern_timeouts = models.PositiveIntegerField(
+        _("pattern time-outs"), default=0, editable=False
+    )
+    last_pattern_timeout_at = models.DateTimeField(
+        _("last pattern time-out"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -466,6 +475,66 @@ class TriageRun(models.Model):
     @property
     def progress(self) -> float:
         return min(self.done / self.total, 1.0) if self.total else 1.0
+
+
+class RuleDryRunMode(models.TextChoices):
+    EDITED = "edited", _("Rule as edited")
+    SWITCH_ON = "switch_on", _("Switching the rule on")
+    SWITCH_OFF = "switch_off", _("Switching the rule off")
+
+
+class RuleDryRun(models.Model):
+    """A preview of a rule over the last mentions, run in the background.
+
+    Patterns over hundreds of mentions do not belong in a web request; the page
+    of the dry run follows its progress and shows the result when done.
+    """
+
+    mode = models.CharField(max_length=10, choices=RuleDryRunMode.choices)
+    # The stored rule edited or switched; empty for a new rule.
+    rule = models.ForeignKey(
+        EngagementRule,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dry_runs",
+    )
+    # The rule's fields as edited in the form (mode "edited"), not saved anywhere.
+    candidate = models.JSONField(default=dict, blank=True)
+    # The form as posted, so the result page can save exactly what was previewed.
+    form_data = models.JSONField(default=list, blank=True)
+    last_n = models.PositiveIntegerField(default=500)
+    status = models.CharField(
+        max_length=10, choices=TriageRunStatus.choices, default=TriageRunStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return _("Dry run %(id)s of %(name)s") % {
+            "id": self.pk,
+            "name": self.candidate.get("name") or self.rule or "?",
+        }
+
+    @property
+    def progress(self) -> float:
+        return min(self.done / self.total, 1.0) if self.total else 0.0
 
 
 class ReviewQueueManager(models.Manager.from_queryset(MentionQuerySet)):

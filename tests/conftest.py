@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from tests.smtpserver import MailServer
 
@@ -75,3 +77,29 @@ def mail_server(settings):
     server.configure(settings)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def browser(chromedriver_path):
+    """Headless Chromium (phone-sized) that keeps its console log (CSP reports)."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=390,844",  # a phone first
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(
+        service=Service(executable_path=chromedriver_path), options=options
+    )
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()

@@ -34,6 +34,9 @@ class Answer:
     headers: Mapping[str, str] | list[tuple[str, str]] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     truncate_to: int | None = None  # announce the full length, send fewer bytes
+    # Sent as Content-Encoding with the body as it is (a gzip bomb); recorded
+    # headers of that name are dropped because their bodies are stored decoded.
+    content_encoding: str = ""
 
 
 @dataclass
@@ -136,6 +139,8 @@ class LoopbackServer:
                 for name, value in pairs:
                     if name.lower() not in _DROPPED:
                         self.send_header(name, value)
+                if answer.content_encoding:
+                    self.send_header("Content-Encoding", answer.content_encoding)
                 body = answer.body if answer.status not in (204, 304) else b""
                 self.send_header("Content-Length", str(len(body)))
                 if answer.truncate_to is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,6 +77,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files
+    "csp",
     "webcare.api",
     "webcare.notices",
     "sources",
@@ -93,7 +96,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Content-Security-Policy: scripts only from our own origin (no inline script, no
+# third-party host; the API docs' Swagger UI is served locally). Inline styles stay
+# allowed: Django admin widgets and the survey page carry them, and a style cannot
+# run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "webcare.urls"
 WSGI_APPLICATION = "webcare.wsgi.application"
@@ -272,6 +295,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Cases, mentions, escalations and surveys of the webcare team, for the CRM.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One named enum per choice set, so the schema is stable and readable.
     "ENUM_NAME_OVERRIDES": {
@@ -387,6 +413,11 @@ WEBCARE_SURVEY_FOLLOW_UP_WITHIN = timedelta(
 WEBCARE_TRIAGE_MIN_CONFIDENCE = envfloat("WEBCARE_TRIAGE_MIN_CONFIDENCE", "0.6")
 if not 0 <= WEBCARE_TRIAGE_MIN_CONFIDENCE <= 1:
     raise ImproperlyConfigured("WEBCARE_TRIAGE_MIN_CONFIDENCE must be within 0..1")
+# Time budget of one rule pattern on one mention; a pattern that overruns it on a
+# hostile test text is refused at save, and on a live mention sends it to review.
+WEBCARE_RULE_PATTERN_TIMEOUT_MS = envint("WEBCARE_RULE_PATTERN_TIMEOUT_MS", "50")
+if WEBCARE_RULE_PATTERN_TIMEOUT_MS < 1:
+    raise ImproperlyConfigured("WEBCARE_RULE_PATTERN_TIMEOUT_MS must be at least 1")
 # Autodiscovery finds only <app>.tasks; the triage tasks live in sources/triage/tasks.py.
 CELERY_IMPORTS = ["sources.triage.tasks"]
 
@@ -413,8 +444,15 @@ WEBCARE_SOURCE_FAILURE_ALERT_AFTER = envint("WEBCARE_SOURCE_FAILURE_ALERT_AFTER"
 # --- REST API for the CRM -------------------------------------------------------
 # Webhook retries wait this long, doubling per attempt (up to an hour).
 WEBCARE_WEBHOOK_BACKOFF_SECONDS = envint("WEBCARE_WEBHOOK_BACKOFF_SECONDS", "30")
-# Webhooks to loopback, private, link-local and other internal addresses are refused
-# (at registration and at each delivery); true only for development and tests.
-WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = envbool(
-    "WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS", "false"
+
+# --- Requests to URLs staff and API clients choose (sources, webhooks) -----------
+# Loopback, private, link-local, CGNAT and other non-public addresses are refused
+# when a source or webhook is saved and at every request; true only for tests and
+# closed networks. WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS is the old name.
+WEBCARE_ALLOW_PRIVATE_HOSTS = envbool(
+    "WEBCARE_ALLOW_PRIVATE_HOSTS",
+    os.environ.get("WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS", "false"),
 )
+# An answer (a feed, an API page, a webhook receiver's error) larger than this once
+# decompressed fails the request: a small gzip body can inflate to gigabytes.
+WEBCARE_MAX_RESPONSE_BYTES = envint("WEBCARE_MAX_RESPONSE_BYTES", str(10 * 1024 * 1024))

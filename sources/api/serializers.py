@@ -6,6 +6,7 @@ escape; nothing here renders it.
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from sources.models import (
@@ -18,6 +19,7 @@ from sources.models import (
     Source,
     SourceKind,
 )
+from webcare import outbound
 
 MAX_COUNTER = 2_147_483_647
 MAX_INGEST_ITEMS = 500
@@ -66,10 +68,11 @@ class SourceSerializer(serializers.ModelSerializer):
             "last_success_at",
             "last_item_at",
             "consecutive_failures",
-            "last_error",
             "parse_failures",
             "created_at",
         ]
+        # No last_error: it may quote a third party's answer; staff read it in
+        # the admin.
         read_only_fields = [
             "id",
             "is_healthy",
@@ -77,7 +80,6 @@ class SourceSerializer(serializers.ModelSerializer):
             "last_success_at",
             "last_item_at",
             "consecutive_failures",
-            "last_error",
             "parse_failures",
             "created_at",
         ]
@@ -89,7 +91,11 @@ class SourceSerializer(serializers.ModelSerializer):
         try:
             URLValidator(schemes=["http", "https"])(url)
         except DjangoValidationError:
-            raise serializers.ValidationError("Only http and https URLs.")
+            raise serializers.ValidationError(_("Only http and https URLs."))
+        # Polled by our workers: never a host inside our network.
+        problem = outbound.url_problem(url)
+        if problem:
+            raise serializers.ValidationError(problem)
         return url
 
     def update(self, instance, validated_data):

@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import nh3
 
+from webcare import outbound
+
 from .http import ConnectorError, RetryPolicy, TransientError, send
 
 __all__ = [
@@ -343,7 +345,8 @@ class Connector:
             detail = self.error_detail(body)
             message = f"{self.kind}: the API answered {response.status_code}"
             if detail:
-                message += f": {detail[:300]}"
+                # A third party's text: short, one line, no control characters.
+                message += f": {outbound.excerpt(detail)}"
             if self.is_transient(response.status_code, body):
                 raise TransientError(self.redact(message), status=response.status_code)
             raise ConnectorError(self.redact(message), status=response.status_code)

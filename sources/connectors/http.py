@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 
+from webcare import outbound
+
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "webcare/1.0 (+https://github.com/webcare)"
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_REDIRECTS = 5
 # Query parameters that carry credentials (YouTube key, Graph access_token).
 _SECRET_PARAMS = re.compile(
     r"([?&](?:key|access_token|token|client_secret|api_key|appsecret_proof)=)[^&#\s]*",
@@ -76,11 +79,11 @@ def build_client(
     user_agent: str = USER_AGENT,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """The one client connectors share; redirects are off unless asked for."""
-    return httpx.Client(
+    """The one client connectors share: public hosts only (webcare.outbound),
+    redirects off unless asked for."""
+    return outbound.public_client(
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
         headers={"User-Agent": user_agent, "Accept": "application/json, */*;q=0.5"},
-        follow_redirects=False,
         transport=transport,
     )
 
@@ -174,23 +177,72 @@ def send(
 
     Retries timeouts, connection failures, cut-off bodies and 5xx with
     exponential backoff, and 429 after the wait the API asks for. A 4xx
-    other than 429 is returned for the caller to judge.
+    other than 429 is returned for the caller to judge. With
+    `follow_redirects`, a GET follows redirects on its own scheme, host and
+    port only: a third party must not send us anywhere else.
     """
     policy = policy or RetryPolicy()
-    where = redact_url(httpx.URL(url).copy_with(query=None))
+    current = httpx.URL(url)
+    for _hop in range(MAX_REDIRECTS + 1):
+        response = _send_with_retries(
+            client,
+            method,
+            current,
+            params=params,
+            headers=headers,
+            data=data,
+            auth=auth,
+            policy=policy,
+            label=label,
+        )
+        location = response.headers.get("location")
+        followed = follow_redirects and method == "GET" and response.is_redirect
+        if not (followed and location):
+            return response
+        target = response.url.join(location)
+        if outbound.origin(target) != outbound.origin(response.url):
+            raise ConnectorError(
+                f"{label}: refused to follow a redirect to another host, port or "
+                f"scheme ({redact_url(target.copy_with(query=None))}); set the "
+                "source's URL to the new address if it moved"
+            )
+        # The Location carries its own query.
+        current, params = target, None
+    raise ConnectorError(f"{label}: more than {MAX_REDIRECTS} redirects")
+
+
+def _send_with_retries(
+    client: httpx.Client,
+    method: str,
+    url: httpx.URL,
+    *,
+    params: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    data: Mapping[str, Any] | None,
+    auth: Any,
+    policy: RetryPolicy,
+    label: str,
+) -> httpx.Response:
+    where = redact_url(url.copy_with(query=None))
     last_problem = ""
     for attempt in range(policy.attempts):
         wait: float | None = None
         try:
-            response = client.request(
+            response = _send_bounded(
+                client,
                 method,
                 url,
                 params=params,
                 headers=headers,
                 data=data,
-                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-                follow_redirects=follow_redirects,
+                auth=auth,
             )
+        except outbound.HostRefused as error:
+            raise ConnectorError(f"{label}: {error}") from None
+        except outbound.UnreadableResponse as error:
+            raise ConnectorError(f"{label}: {error} ({where})") from None
+        except outbound.HostUnresolvable as error:
+            last_problem = str(error)
         except httpx.TimeoutException:
             last_problem = "timed out"
         except httpx.TransportError as error:
@@ -228,6 +280,32 @@ def send(
         f"{label}: {last_problem} at {where} after {policy.attempts} attempts",
         retry_after=None,
     )
+
+
+def _send_bounded(
+    client: httpx.Client,
+    method: str,
+    url: httpx.URL,
+    *,
+    params: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    data: Mapping[str, Any] | None,
+    auth: Any,
+) -> httpx.Response:
+    """Streamed, so that the body is decoded with a cap (WEBCARE_MAX_RESPONSE_BYTES)."""
+    request = client.build_request(
+        method, url, params=params, headers=headers, data=data
+    )
+    response = client.send(
+        request,
+        auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+        follow_redirects=False,
+        stream=True,
+    )
+    try:
+        return outbound.bounded_response(response)
+    finally:
+        response.close()
 
 
 def _respect_quota(

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from webcare import outbound
 from webcare.celery import enqueue_on_commit
 from webcare.errors import ServiceError
 
@@ -27,10 +28,12 @@ from ..connectors import (
 )
 from ..connectors.base import NOT_SECRET
 from ..models import Source, SourceKind
-from .common import _CONTROL, FAILURE_SAMPLE_LIMIT
+from .common import FAILURE_SAMPLE_LIMIT
 from .mentions import mentions_store
 
 logger = logging.getLogger(__name__)
+# Of a failed poll only this much is kept in Source.last_error.
+MAX_ERROR_CHARS = 500
 
 
 @dataclass
@@ -309,5 +312,6 @@ def _redact(text: str, credentials: dict) -> str:
 
 
 def _safe_message(message: str, credentials: dict) -> str:
-    message = _redact(message, credentials)
-    return _CONTROL.sub(" ", message).strip()[:1000] or "unknown error"
+    # Staff read it in the admin; a third party's part of it is already an excerpt.
+    message = outbound.excerpt(_redact(message, credentials), MAX_ERROR_CHARS)
+    return message or "unknown error"

@@ -10,16 +10,23 @@ confidence is engaged, ignored or escalated automatically.
 A pattern is either a keyword or phrase, matched case- and accent-insensitively
 on word boundaries ("pinpas" does not match "pinpassen"; "nep mail" matches
 "Nep  Mail"), or "re:<regex>", matched case-insensitively on the same folded
-text (lowercase, accents removed). Python's re has no timeout, so regexes that
-can backtrack exponentially (a quantified group inside a quantified group) are
-refused, and the text they see is capped.
+text (lowercase, accents removed). Regexes run on the `regex` module, whose
+searches take a timeout: the structural check below refuses the classic
+catastrophic shape (a quantified group inside a quantified group), the time
+check (pattern_time_check) refuses at save what overruns its budget on hostile
+near-miss texts, and at triage a search that still runs out of time sends the
+mention to review instead of hanging the worker.
 """
 
+import dataclasses
 import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+
+import regex
+from django.utils.translation import gettext as _
 
 from .classifier import CATEGORIES, fold
 
@@ -31,6 +38,9 @@ LANGUAGES = ("nl", "en")
 WATCH_LIST_FLAGS = frozenset({"journalist", "columnist", "influential", "vip"})
 REGEX_PREFIX = "re:"
 MAX_PATTERN_CHARS = 300
+# Lengths of the hostile texts of the time check: long enough that exponential
+# or quadratic backtracking shows, short enough that a sound pattern takes µs.
+HOSTILE_TEXT_LENGTHS = (30, 5_000, 20_000)
 
 try:  # the parser behind re; public as sre_parse before Python 3.11
     from re import _parser as _regex_parser
@@ -111,10 +121,18 @@ class Decision:
     department: str
     also_escalate_to: str
     explanation: tuple[str, ...]
+    # Rules whose pattern ran out of time on this mention (triage counts them).
+    timed_out_rule_ids: tuple[int | None, ...] = ()
+
+
+class PatternTimeout(Exception):
+    def __init__(self, pattern: str):
+        super().__init__(pattern)
+        self.pattern = pattern
 
 
 @functools.lru_cache(maxsize=2048)
-def compile_pattern(pattern: str) -> re.Pattern:
+def compile_pattern(pattern: str) -> regex.Pattern:
     """Compile one rule pattern; raise ValueError with a message staff can act on."""
     if not isinstance(pattern, str) or not pattern.strip():
         raise ValueError("a pattern cannot be empty")
@@ -125,8 +143,11 @@ def compile_pattern(pattern: str) -> re.Pattern:
         if not source.strip():
             raise ValueError("the regular expression after 're:' is empty")
         try:
-            compiled = re.compile(source, re.IGNORECASE)
-        except re.error as error:
+            # re checks the syntax staff know (and feeds _has_nested_repeat);
+            # V0 makes regex read it the same way.
+            re.compile(source)
+            compiled = regex.compile(source, regex.IGNORECASE | regex.V0)
+        except (re.error, regex.error) as error:
             raise ValueError(f"invalid regular expression: {error}") from None
         if _has_nested_repeat(_regex_parser.parse(source)):
             raise ValueError(
@@ -138,7 +159,76 @@ def compile_pattern(pattern: str) -> re.Pattern:
     if not words:
         raise ValueError("a pattern cannot be empty")
     phrase = r"\s+".join(re.escape(word) for word in words)
-    return re.compile(rf"(?<!\w){phrase}(?!\w)")
+    return regex.compile(rf"(?<!\w){phrase}(?!\w)", regex.V0)
+
+
+def _hostile_texts(pattern: str) -> list[tuple[str, str]]:
+    """Near-miss texts (with a description) on which backtracking blows up: long
+    runs of whitespace, letters and repeated fragments, after and before the
+    literal characters of the pattern itself, never followed by what it wants."""
+    # Escapes like \s are syntax, not text the pattern looks for.
+    source = re.sub(r"\\.", "", pattern[len(REGEX_PREFIX) :])
+    literal = "".join(char for char in fold(source) if char.isalnum())[:20]
+    texts = []
+    for length in HOSTILE_TEXT_LENGTHS:
+        runs = {
+            _("whitespace"): " " * length,
+            _("letters"): "a" * length,
+            _("words"): "ab " * (length // 3),
+            _("lines"): "a\n" * (length // 2),
+            _("digits"): "1" * length,
+        }
+        if literal:
+            runs[_("repeats of %(literal)r") % {"literal": literal}] = (
+                literal[:-1] + " "
+            ) * (length // len(literal))
+        for name, run in runs.items():
+            texts.append((name, run + "!"))
+            if literal:
+                texts.append(
+                    (
+                        _("%(literal)r and %(run)s")
+                        % {"literal": literal, "run": name},
+                        literal + run + "!",
+                    )
+                )
+    return texts
+
+
+def pattern_time_check(pattern: str, *, timeout: float) -> None:
+    """Refuse a pattern that runs longer than `timeout` seconds on a hostile text.
+
+    For saving a rule, after compile_pattern: a pattern that passes is not proven
+    safe, but one that fails would hang triage on such a post.
+    """
+    compiled = compile_pattern(pattern)
+    if not pattern.startswith(REGEX_PREFIX):
+        return  # keywords are escaped literals: linear
+    for description, text in _hostile_texts(pattern):
+        try:
+            compiled.search(text, timeout=timeout)
+        except TimeoutError:
+            raise ValueError(
+                _(
+                    "regular expression refused: it took longer than %(ms)d ms on "
+                    "a test text of %(chars)d characters (%(description)s); it "
+                    "would hold up triage. Bound what repeats, like .{0,100} instead "
+                    "of .*, and avoid alternatives that match the same text, like "
+                    "(.|\\s)*."
+                )
+                % {
+                    "ms": round(timeout * 1000),
+                    "chars": len(text),
+                    "description": description,
+                }
+            ) from None
+
+
+def _search(pattern: str, folded: str, timeout: float | None) -> bool:
+    try:
+        return compile_pattern(pattern).search(folded, timeout=timeout) is not None
+    except TimeoutError:
+        raise PatternTimeout(pattern) from None
 
 
 def _has_nested_repeat(items, inside_repeat: bool = False) -> bool:
@@ -173,8 +263,13 @@ def _raise_priority(priority: str) -> str:
     return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
 
 
-def _failed_condition(rule: RuleSpec, facts: MentionFacts, folded: str) -> str:
-    """Return which condition does not hold, or "" if the rule matches."""
+def _failed_condition(
+    rule: RuleSpec, facts: MentionFacts, folded: str, timeout: float | None
+) -> str:
+    """Return which condition does not hold, or "" if the rule matches.
+
+    Patterns come last, as the costliest; PatternTimeout if one ran out of time.
+    """
     if rule.categories and facts.category not in rule.categories:
         return f"category {facts.category}"
     if rule.source_kinds and facts.source_kind not in rule.source_kinds:
@@ -185,15 +280,13 @@ def _failed_condition(rule: RuleSpec, facts: MentionFacts, folded: str) -> str:
         return f"reach {facts.reach} < {rule.min_reach}"
     if rule.languages and facts.language not in rule.languages:
         return f"language {facts.language or '(unknown)'}"
-    if rule.patterns and not any(
-        compile_pattern(p).search(folded) for p in rule.patterns
-    ):
+    if rule.patterns and not any(_search(p, folded, timeout) for p in rule.patterns):
         return "no pattern matched"
     return ""
 
 
-def _matched_pattern(rule: RuleSpec, folded: str) -> str:
-    return next(p for p in rule.patterns if compile_pattern(p).search(folded))
+def _matched_pattern(rule: RuleSpec, folded: str, timeout: float | None) -> str:
+    return next(p for p in rule.patterns if _search(p, folded, timeout))
 
 
 def _review(reason: str, explanation: list[str]) -> Decision:
@@ -211,21 +304,43 @@ def _review(reason: str, explanation: list[str]) -> Decision:
 
 
 def decide(
-    rules: Sequence[RuleSpec], facts: MentionFacts, *, min_confidence: float = 0.6
+    rules: Sequence[RuleSpec],
+    facts: MentionFacts,
+    *,
+    min_confidence: float = 0.6,
+    pattern_timeout: float | None = None,
 ) -> Decision:
-    """Apply the first matching rule, or send the mention to review."""
+    """Apply the first matching rule, or send the mention to review.
+
+    Each pattern search may take `pattern_timeout` seconds. One that runs out
+    sends the mention to review: whether its rule holds is unknown, and skipping
+    it could let a later rule engage what it would have ignored.
+    """
     folded = fold(facts.text)
     explanation = [f"classified {facts.category} (confidence {facts.confidence:.2f})"]
     matched: RuleSpec | None = None
     for rule in rules:
-        failed = _failed_condition(rule, facts, folded)
+        try:
+            failed = _failed_condition(rule, facts, folded, pattern_timeout)
+            pattern = (
+                _matched_pattern(rule, folded, pattern_timeout)
+                if not failed and rule.patterns
+                else ""
+            )
+        except PatternTimeout as timeout:
+            decision = _review(
+                f"when in doubt, do not act: pattern {timeout.pattern!r} of rule "
+                f"{rule.name!r} ran out of time",
+                explanation,
+            )
+            return dataclasses.replace(decision, timed_out_rule_ids=(rule.id,))
         if failed:
             explanation.append(f"rule {rule.name!r} skipped: {failed}")
             continue
         matched = rule
         detail = f"rule {rule.name!r} matched"
-        if rule.patterns:
-            detail += f" on pattern {_matched_pattern(rule, folded)!r}"
+        if pattern:
+            detail += f" on pattern {pattern!r}"
         explanation.append(detail)
         break
 

@@ -13,9 +13,12 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from .services import (
+    DRY_RUN_TIME_BUDGET,
     TriageError,
     mentions_pending,
     mentions_triage,
+    rule_dry_run_execute,
+    rule_dry_run_fail,
     triage_run_fail,
     triage_run_step,
     triage_runs_stalled,
@@ -81,3 +84,21 @@ def retriage(run_id: int) -> None:
     except Exception as error:
         logger.exception("triage run %s failed", run_id)
         triage_run_fail(run_id=run_id, error=f"{type(error).__name__}: {error}")
+
+
+@shared_task(
+    name="sources.triage.tasks.rule_dry_run",
+    # Above the service's own budget, so it stops first with a clear message.
+    soft_time_limit=DRY_RUN_TIME_BUDGET + 60,
+    time_limit=DRY_RUN_TIME_BUDGET + 90,
+)
+def rule_dry_run(dry_run_id: int) -> None:
+    """Preview a rule over the last mentions (queued by the admin's dry run)."""
+    try:
+        rule_dry_run_execute(dry_run_id=dry_run_id)
+    except Exception as error:
+        # Staff start another preview; a retry could only repeat the failure.
+        logger.exception("rule dry run %s failed", dry_run_id)
+        rule_dry_run_fail(
+            dry_run_id=dry_run_id, error=f"{type(error).__name__}: {error}"
+        )

@@ -14,7 +14,7 @@ def api_settings(settings):
     # Fresh throttle buckets.
     # The webhook receivers of these tests listen on 127.0.0.1; the tests of the
     # refusal of internal hosts turn this off again.
-    settings.WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.WEBCARE_ALLOW_PRIVATE_HOSTS = True
     cache.clear()
     yield settings
     cache.clear()

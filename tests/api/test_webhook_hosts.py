@@ -1,11 +1,14 @@
 """Webhooks are delivered to public hosts only: refused at registration and at delivery."""
 
+import gzip
 import socket
+import tracemalloc
 
 import httpx
 import pytest
 
-from webcare.api import webhooks
+from tests.httpserver import Answer, LoopbackServer
+from webcare import outbound
 from webcare.api.models import DeliveryStatus, Webhook, WebhookDelivery
 from webcare.api.tasks import deliver_webhook
 from webcare.api.webhooks import error_excerpt
@@ -15,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def private_hosts_refused(settings):
-    settings.WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = False
+    settings.WEBCARE_ALLOW_PRIVATE_HOSTS = False
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,8 @@ def test_a_delivery_to_a_host_resolving_to_loopback_is_refused_unsent(
         connections.append(args)
         raise AssertionError("no request may be made")
 
-    monkeypatch.setattr(httpx.Client, "send", no_connection)
+    # The public-hosts transport checks before it hands the request on to a pool.
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", no_connection)
     monkeypatch.setattr(socket.socket, "connect", no_connection)
     deliver_webhook(delivery.pk)
     delivery.refresh_from_db()
@@ -100,8 +104,8 @@ def test_an_unresolvable_host_is_a_retry(crm, private_hosts_refused, monkeypatch
     def fail(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fail)
-    monkeypatch.setattr(httpx.Client, "send", fail)
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", fail)
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", fail)
     hook = Webhook.objects.create(
         client=crm.record,
         url="https://crm.invalid/hooks",
@@ -126,8 +130,41 @@ def test_only_a_short_text_excerpt_of_a_failed_response_is_kept():
     )
     excerpt = error_excerpt(page)
     assert excerpt.startswith("<h1>Bad gateway</h1> zzz")
-    assert len(excerpt) == webhooks.ERROR_EXCERPT_CHARS
+    assert len(excerpt) == outbound.EXCERPT_CHARS
     binary = httpx.Response(
         500, headers={"content-type": "application/octet-stream"}, content=b"\x89PNG"
     )
     assert error_excerpt(binary) == "(application/octet-stream body not kept)"
+
+
+def test_a_gzip_bomb_from_a_receiver_is_a_failed_attempt_in_bounded_memory(crm):
+    receiver = LoopbackServer()
+    try:
+        bomb = gzip.compress(b" " * 50_000_000, compresslevel=9)
+        receiver.add(
+            "/hooks",
+            Answer(500, bomb, {"Content-Type": "text/plain"}, content_encoding="gzip"),
+            method="POST",
+        )
+        hook = Webhook.objects.create(
+            client=crm.record,
+            url=f"{receiver.url}/hooks",
+            events=["case.opened"],
+            secret="whsec_test",
+        )
+        delivery = WebhookDelivery.objects.create(
+            webhook=hook, event="case.opened", payload={}
+        )
+        tracemalloc.start()
+        try:
+            deliver_webhook(delivery.pk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        receiver.close()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.attempts == 1 and delivery.last_status_code == 500
+    assert delivery.last_error == "HTTP 500:"
+    assert peak < 20_000_000

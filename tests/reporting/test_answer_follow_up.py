@@ -116,7 +116,7 @@ def test_a_detractor_again_after_a_correction_gets_a_new_follow_up():
 def test_answering_sends_one_survey_answered_webhook_without_token_or_link(
     settings, django_capture_on_commit_callbacks
 ):
-    settings.WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.WEBCARE_ALLOW_PRIVATE_HOSTS = True
     client, _ = api_client_create(name="crm", scopes=["read"])
     wanted = Webhook.objects.create(
         client=client,

@@ -1,9 +1,7 @@
 """The survey page in a real headless Chromium: keyboard only, both languages."""
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -17,30 +15,6 @@ from tests.factories import AuthorFactory
 from .helpers import resolved_case, sent_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(chromedriver_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=390,844",  # a phone first
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=chromedriver_path), options=options
-    )
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
 
 
 def press(driver, *keys):

@@ -20,6 +20,13 @@ class Sleeps(list):
         self.append(seconds)
 
 
+@pytest.fixture(autouse=True)
+def private_hosts_allowed(settings):
+    # The loopback server stands in for every platform; the tests of the refusal
+    # of internal hosts (test_source_hosts.py) turn this off again.
+    settings.WEBCARE_ALLOW_PRIVATE_HOSTS = True
+
+
 @pytest.fixture
 def http_server():
     server = LoopbackServer()

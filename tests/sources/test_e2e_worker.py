@@ -25,8 +25,16 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from sources.models import Author, Mention, Source, SourceKind, TriageStatus
-from tests.factories import SourceFactory
+from sources.models import (
+    Author,
+    Mention,
+    RuleDryRun,
+    RuleDryRunMode,
+    Source,
+    SourceKind,
+    TriageStatus,
+)
+from tests.factories import MentionFactory, SourceFactory
 from tests.httpserver import Answer
 from tests.sources.conftest import recording
 from webcare.celery import app
@@ -84,6 +92,8 @@ def worker(on_postgres, redis_url, tmp_path, http_server):
         "X_BEARER_TOKEN": TOKEN,
         # The loopback server stands in for the X API: the token's configured host.
         "X_API_BASE_URL": http_server.url,
+        # ... on 127.0.0.1, which production refuses (tests/sources/conftest.py).
+        "WEBCARE_ALLOW_PRIVATE_HOSTS": "true",
         "WEBCARE_POLL_HTTP_ATTEMPTS": "1",
         "PYTHONUNBUFFERED": "1",
     }
@@ -225,3 +235,38 @@ def poll_results(log: Path) -> list[dict]:
             log.read_text(errors="replace"),
         )
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rule_dry_run_runs_in_the_worker_with_a_hostile_pattern_bounded(worker):
+    # The dry run the admin queues, run by a real worker: a pattern that slipped
+    # past the check at save times out per mention instead of holding the worker.
+    queue, log = worker
+    for _ in range(3):
+        MentionFactory(text="zqxj" + " " * 20_000 + "!")
+    # Created as rule_dry_run_start does, minus its enqueue: this process may run
+    # tasks eagerly, and the worker must be the one that runs it.
+    dry_run = RuleDryRun.objects.create(
+        mode=RuleDryRunMode.EDITED,
+        candidate={
+            "name": "Odd words",
+            "position": 1,
+            "patterns": r"re:(.|\s)*zqxj",
+            "outcome": "ignore",
+        },
+    )
+
+    app.send_task("sources.triage.tasks.rule_dry_run", args=[dry_run.pk], queue=queue)
+
+    wait_for(
+        lambda: RuleDryRun.objects.filter(
+            pk=dry_run.pk, status__in=("done", "failed")
+        ).exists(),
+        timeout=60,
+        what="the dry run to finish",
+        log=log,
+    )
+    dry_run.refresh_from_db()
+    assert (dry_run.status, dry_run.done, dry_run.total) == ("done", 3, 3)
+    assert dry_run.result["examined"] == 3
+    assert dry_run.result["timed_out"] == 3

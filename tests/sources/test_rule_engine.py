@@ -1,6 +1,7 @@
 """The rules of engagement: first match wins, and when in doubt, do not act."""
 
 import dataclasses
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from sources.triage.rules import (
     RuleSpec,
     compile_pattern,
     decide,
+    pattern_time_check,
 )
 
 
@@ -408,3 +410,41 @@ def test_the_review_reason_never_shows_the_confidence_rounded_up_to_the_floor():
     decision = decide(DEFAULT_RULES, facts, min_confidence=0.6)
     assert decision.outcome == "review"
     assert "confidence 0.59 is below 0.60" in decision.reason
+
+
+# --- Regular-expression denial of service (issue 16) ----------------------------------
+
+# Overlapping alternatives under a star: no nested repeat, yet exponential on a
+# run of whitespace after the literal.
+OVERLAPPING = r"re:(.|\s)*zqxj"
+
+
+def test_a_pattern_that_overruns_its_time_budget_on_hostile_text_is_refused():
+    with pytest.raises(ValueError, match="took longer than 50 ms"):
+        pattern_time_check(OVERLAPPING, timeout=0.05)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["pinlimiet", r"re:limiet\s+verhog", r"re:\bpin(pas|code)\b", "re:a.{0,100}b"],
+)
+def test_ordinary_patterns_pass_the_time_check(pattern):
+    pattern_time_check(pattern, timeout=0.05)
+
+
+def test_an_unbounded_gap_is_refused_as_it_is_quadratic_on_a_long_post():
+    with pytest.raises(ValueError, match=r"like \.\{0,100\} instead of \.\*"):
+        pattern_time_check("re:a.*b", timeout=0.05)
+
+
+def test_a_pattern_that_times_out_on_a_mention_sends_it_to_review():
+    rules = [rule(7, "ignore", patterns=(OVERLAPPING,)), rule(8, "engage")]
+    text = "zqxj" + " " * 100_000 + "!"
+
+    started = time.monotonic()
+    decision = decide(rules, make_facts(text=text), pattern_timeout=0.05)
+
+    assert time.monotonic() - started < 5
+    assert decision.outcome == "review"
+    assert decision.timed_out_rule_ids == (7,)
+    assert "ran out of time" in decision.reason

@@ -5,8 +5,15 @@ from django.test import Client
 from django.urls import reverse
 
 import sources.admin_rules  # noqa: F401  (registered by sources/admin.py once wired)
+import sources.triage.services.dry_run
 from cases.models import Case
-from sources.models import EngagementRule, Mention, TriageRun, TriageStatus
+from sources.models import (
+    EngagementRule,
+    Mention,
+    RuleDryRun,
+    TriageRun,
+    TriageStatus,
+)
 from sources.triage.explain import triage_explanation_html
 from sources.triage.services import mention_triage
 from tests.factories import MentionFactory, UserFactory
@@ -125,19 +132,31 @@ def test_the_change_form_has_a_dry_run_button():
     assert f'formaction="{url}"' in response.content.decode()
 
 
-def test_the_dry_run_of_a_new_rule_shows_changes_without_saving():
+def run_in_background(web, url, data, capture) -> str:
+    """Post a dry run, run its task after commit, and read the page it leads to."""
+    with capture(execute=True):
+        started = web.post(url, data)
+    assert started.status_code == 302
+    page = web.get(started.url)
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_the_dry_run_of_a_new_rule_shows_changes_without_saving(
+    django_capture_on_commit_callbacks,
+):
     web, _ = browser("spokesperson")
     MentionFactory(text=QUESTION)
     MentionFactory(text=QUESTION)
     before = EngagementRule.objects.count()
 
-    response = web.post(
+    content = run_in_background(
+        web,
         reverse("admin:sources_engagementrule_dry_run_add"),
         {**rule_form(), "_dry_run": "Preview (dry run)"},
+        django_capture_on_commit_callbacks,
     )
 
-    assert response.status_code == 200
-    content = response.content.decode()
     assert "<strong>2</strong> mention(s) would change outcome" in content
     assert "engage -&gt; review" in content
     assert "pinlimiet verhogen" in content
@@ -147,18 +166,76 @@ def test_the_dry_run_of_a_new_rule_shows_changes_without_saving():
     assert f'action="{reverse("admin:sources_engagementrule_add")}"' in content
 
 
-def test_the_dry_run_of_edits_to_a_stored_rule_leaves_it_unchanged():
+def test_the_dry_run_request_itself_tries_no_pattern_on_mentions(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    web, _ = browser("spokesperson")
+    MentionFactory(text=QUESTION)
+    decided = []
+    real_decide = sources.triage.services.dry_run.decide
+
+    def counting_decide(*args, **kwargs):
+        decided.append(args)
+        return real_decide(*args, **kwargs)
+
+    monkeypatch.setattr(sources.triage.services.dry_run, "decide", counting_decide)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = web.post(
+            reverse("admin:sources_engagementrule_dry_run_add"), rule_form()
+        )
+
+    assert response.status_code == 302
+    assert decided == []
+    dry_run = RuleDryRun.objects.get()
+    assert (dry_run.status, dry_run.started_by.username) == (
+        "queued",
+        "staff-spokesperson",
+    )
+    page = web.get(response.url).content.decode()
+    assert 'http-equiv="refresh"' in page
+    assert "Waiting for a worker" in page
+    for callback in callbacks:
+        callback()
+    assert decided
+    dry_run.refresh_from_db()
+    assert dry_run.status == "done"
+
+
+def test_the_dry_run_page_shows_progress_while_it_runs():
+    web, user = browser("spokesperson")
+    dry_run = RuleDryRun.objects.create(
+        mode="edited",
+        candidate={"name": "Limits"},
+        status="running",
+        total=500,
+        done=150,
+        started_by=user,
+    )
+
+    page = web.get(
+        reverse("admin:sources_engagementrule_dry_run_result", args=[dry_run.pk])
+    ).content.decode()
+
+    assert "150 of 500 mentions tried (30%)" in page
+    assert 'http-equiv="refresh"' in page
+
+
+def test_the_dry_run_of_edits_to_a_stored_rule_leaves_it_unchanged(
+    django_capture_on_commit_callbacks,
+):
     web, _ = browser("spokesperson")
     MentionFactory(text=QUESTION)
     rule = EngagementRule.objects.get(name="Question")
 
-    response = web.post(
+    content = run_in_background(
+        web,
         reverse("admin:sources_engagementrule_dry_run", args=[rule.pk]),
         rule_form(name="Question", position="50", outcome="ignore", patterns=""),
+        django_capture_on_commit_callbacks,
     )
 
-    assert response.status_code == 200
-    assert "engage -&gt; ignore" in response.content.decode()
+    assert "engage -&gt; ignore" in content
     rule.refresh_from_db()
     assert rule.outcome == "engage"
 
@@ -173,9 +250,12 @@ def test_the_dry_run_page_shows_form_errors_for_a_bad_regex():
 
     assert response.status_code == 200
     assert "invalid regular expression" in response.content.decode()
+    assert not RuleDryRun.objects.exists()
 
 
-def test_the_dry_run_names_a_broken_stored_rule_instead_of_failing():
+def test_the_dry_run_names_a_broken_stored_rule_instead_of_failing(
+    django_capture_on_commit_callbacks,
+):
     # A stored rule the engine refuses today (e.g. saved before a check got
     # stricter) stops triage; its dry runs say which rule to fix.
     web, _ = browser("spokesperson")
@@ -185,18 +265,27 @@ def test_the_dry_run_names_a_broken_stored_rule_instead_of_failing():
     )
     other = EngagementRule.objects.get(name="Phishing report")
 
-    previewed = web.get(
-        reverse("admin:sources_engagementrule_dry_run", args=[other.pk])
+    previewed = run_in_background(
+        web,
+        reverse("admin:sources_engagementrule_dry_run", args=[other.pk]),
+        {"_switch": "1"},
+        django_capture_on_commit_callbacks,
     )
-    edited = web.post(reverse("admin:sources_engagementrule_dry_run_add"), rule_form())
+    edited = run_in_background(
+        web,
+        reverse("admin:sources_engagementrule_dry_run_add"),
+        rule_form(),
+        django_capture_on_commit_callbacks,
+    )
 
-    for response in (previewed, edited):
-        assert response.status_code == 200
-        assert "Rule 1. Broken cannot be used" in response.content.decode()
+    for content in (previewed, edited):
+        assert "Rule 1. Broken cannot be used" in content
     assert not EngagementRule.objects.filter(name="Limits: check first").exists()
 
 
-def test_previewing_an_inactive_rule_before_switching_it_on():
+def test_previewing_an_inactive_rule_before_switching_it_on(
+    django_capture_on_commit_callbacks,
+):
     web, _ = browser("spokesperson")
     MentionFactory(text=HOSTILE_OTHER)
     rule = EngagementRule.objects.create(
@@ -206,10 +295,15 @@ def test_previewing_an_inactive_rule_before_switching_it_on():
         outcome="ignore",
         is_active=False,
     )
+    url = reverse("admin:sources_engagementrule_dry_run", args=[rule.pk])
 
-    response = web.get(reverse("admin:sources_engagementrule_dry_run", args=[rule.pk]))
+    start_page = web.get(url).content.decode()
+    assert not RuleDryRun.objects.exists()  # a GET only asks
+    content = run_in_background(
+        web, url, {"_switch": "1"}, django_capture_on_commit_callbacks
+    )
 
-    content = response.content.decode()
+    assert "if it were switched on" in start_page
     assert "if it were switched on" in content
     assert "review -&gt; ignore" in content
     # Mention text is hostile: shown escaped only.

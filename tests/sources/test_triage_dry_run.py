@@ -4,9 +4,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+import sources.triage.services.dry_run
 from sources.models import EngagementRule, Mention
 from sources.triage.rules import RuleSpec
-from sources.triage.services import TriageError, triage_dry_run
+from sources.triage.services import (
+    TriageError,
+    dry_run_result_as_dict,
+    rule_dry_run_start,
+    triage_dry_run,
+)
+from sources.triage.tasks import rule_dry_run as rule_dry_run_task
 from tests.factories import MentionFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +149,84 @@ def test_an_invalid_candidate_is_refused():
         triage_dry_run(
             rule_candidate=EngagementRule(name="x", outcome="escalate", position=1)
         )
+
+
+# --- In the background (issue 16) ----------------------------------------------------
+
+
+def limits_candidate() -> dict:
+    return {
+        "name": "Limits: check first",
+        "position": 45,
+        "is_active": True,
+        "categories": ["question"],
+        "patterns": "pinlimiet",
+        "outcome": "review",
+        "reason": "limits changed last week",
+    }
+
+
+def test_the_dry_run_reports_progress_as_it_goes():
+    for _ in range(3):
+        MentionFactory(text=QUESTION)
+    MentionFactory(text=COMPLAINT)
+    seen = []
+
+    triage_dry_run(
+        rule_candidate=EngagementRule(**limits_candidate()),
+        progress=lambda done, total: seen.append((done, total)),
+        progress_every=2,
+    )
+
+    assert seen == [(2, 4), (4, 4)]
+
+
+def test_a_dry_run_in_the_background_gives_the_same_result(
+    django_capture_on_commit_callbacks,
+):
+    for _ in range(3):
+        MentionFactory(text=QUESTION)
+    MentionFactory(text=COMPLAINT)
+    expected = triage_dry_run(rule_candidate=EngagementRule(**limits_candidate()))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        dry_run = rule_dry_run_start(mode="edited", candidate=limits_candidate())
+    assert (dry_run.status, dry_run.done) == ("queued", 0)
+    assert len(callbacks) == 1
+    rule_dry_run_task(dry_run.pk)
+
+    dry_run.refresh_from_db()
+    assert (dry_run.status, dry_run.done, dry_run.total) == ("done", 4, 4)
+    assert dry_run.result == dry_run_result_as_dict(expected)
+    assert dry_run.result["changed"] == 3
+    # Run twice (a redelivered task): nothing changes.
+    rule_dry_run_task(dry_run.pk)
+    dry_run.refresh_from_db()
+    assert dry_run.result == dry_run_result_as_dict(expected)
+
+
+def test_a_dry_run_with_a_broken_stored_rule_fails_with_the_reason():
+    MentionFactory(text=QUESTION)
+    EngagementRule.objects.create(
+        name="Broken", position=1, patterns="re:(x+)+y", outcome="ignore"
+    )
+    dry_run = rule_dry_run_start(mode="edited", candidate=limits_candidate())
+
+    rule_dry_run_task(dry_run.pk)
+
+    dry_run.refresh_from_db()
+    assert dry_run.status == "failed"
+    assert "Rule 1. Broken cannot be used" in dry_run.last_error
+
+
+def test_a_dry_run_stops_at_its_time_budget(monkeypatch):
+    for _ in range(3):
+        MentionFactory(text=QUESTION)
+    monkeypatch.setattr(sources.triage.services.dry_run, "DRY_RUN_TIME_BUDGET", 0)
+    dry_run = rule_dry_run_start(mode="edited", candidate=limits_candidate())
+
+    rule_dry_run_task(dry_run.pk)
+
+    dry_run.refresh_from_db()
+    assert dry_run.status == "failed"
+    assert "took longer than" in dry_run.last_error

@@ -14,7 +14,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.validation import validate_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from webcare.api.auth import ScopePermission
 from webcare.api.router import router
@@ -31,7 +31,10 @@ class SchemaView(SpectacularAPIView):
     patterns = SCHEMA_PATTERNS
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI from our own static files, its start script a separate request
+    (no inline script: the Content-Security-Policy allows none)."""
+
     permission_classes = [ScopePermission]
 
 

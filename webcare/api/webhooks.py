@@ -10,12 +10,9 @@ HMAC-SHA256(secret, f"{t}.{body}"); the receiver recomputes it and rejects old `
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import re
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,8 +24,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F, Q
 from django.utils import timezone
 
+from webcare import outbound
 from webcare.api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 from webcare.celery import enqueue_on_commit
+from webcare.outbound import error_excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +41,6 @@ TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # the sweeper) never post the same delivery at once.
 CLAIM_LEASE = timedelta(seconds=60)
 SWEEP_BATCH = 100
-# Of a failed delivery's response only this much text is kept: enough to see why,
-# never a receiver's page or data.
-ERROR_EXCERPT_CHARS = 200
-NOT_TEXT = re.compile(r"[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd]+")
 
 
 def webhook_secret_new() -> str:
@@ -57,90 +52,13 @@ def is_deliverable_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-class UnsafeWebhookHost(ValueError):
-    """The URL's host is, or resolves to, an address inside our own network."""
-
-
-def _is_internal(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
-def _addresses(host: str) -> set[str]:
-    """The host's addresses: itself for an IP literal, else a DNS lookup (which
-    raises OSError when the name does not resolve)."""
-    try:
-        return {str(ipaddress.ip_address(host))}
-    except ValueError:
-        pass
-    return {
-        info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    }
-
-
-def webhook_host_check(url: str, *, unresolved_ok: bool) -> None:
-    """Refuse a URL whose host is, or resolves to, a loopback, private, link-local,
-    multicast, reserved or unspecified address: a webhook must not let a client make
-    our workers call the metadata service or an internal admin page. Allowed only
-    with WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS (development, tests).
-
-    A name that does not resolve raises OSError unless `unresolved_ok` (registration:
-    the CRM's DNS may come later; every delivery resolves again and checks).
-    """
-    if settings.WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = _addresses(host)
-    except (OSError, UnicodeError) as exc:
-        if unresolved_ok:
-            return
-        raise OSError(f"{host} does not resolve") from exc
-    internal = sorted(address for address in addresses if _is_internal(address))
-    if internal:
-        raise UnsafeWebhookHost(
-            f"The host {host} is or resolves to an internal address "
-            f"({', '.join(internal)}); webhooks are only delivered to public hosts."
-        )
-
-
 def webhook_url_problem(url: str) -> str | None:
     """Why a URL cannot be registered as a webhook, or None (API and admin)."""
     if not is_deliverable_url(url):
         return "Only http and https URLs."
-    try:
-        webhook_host_check(url, unresolved_ok=True)
-    except UnsafeWebhookHost as exc:
-        return str(exc)
-    return None
-
-
-def error_excerpt(response: httpx.Response) -> str:
-    """A short, text-only excerpt of a failed delivery's (streamed) response; the
-    rest of the body is never read."""
-    content_type = response.headers.get("content-type", "").lower()
-    if content_type and not (
-        content_type.startswith("text/") or "json" in content_type
-    ):
-        return f"({content_type.split(';')[0].strip()[:50]} body not kept)"
-    limit = ERROR_EXCERPT_CHARS * 4
-    head = b""
-    for chunk in response.iter_bytes():
-        head += chunk
-        if len(head) >= limit:
-            break
-    text = head[:limit].decode("utf-8", "replace")
-    return " ".join(NOT_TEXT.sub(" ", text).split())[:ERROR_EXCERPT_CHARS]
+    # A webhook must not make our workers call an internal address; checked
+    # again at every delivery (webcare.outbound).
+    return outbound.url_problem(url)
 
 
 def sign(*, secret: str, timestamp: int, body: bytes) -> str:
@@ -238,15 +156,6 @@ def delivery_attempt(*, delivery: WebhookDelivery, client: httpx.Client) -> bool
         error = "Only http and https URLs are delivered."
         refused = True
     else:
-        # Resolved again now: DNS may have changed since the URL was registered.
-        try:
-            webhook_host_check(webhook.url, unresolved_ok=False)
-        except UnsafeWebhookHost as exc:
-            error = f"Refused: {exc}"
-            refused = True
-        except OSError as exc:
-            error = f"DNS: {exc}"[:1000]
-    if not error:
         body = delivery_body(delivery)
         headers = {
             "Content-Type": "application/json",
@@ -257,6 +166,9 @@ def delivery_attempt(*, delivery: WebhookDelivery, client: httpx.Client) -> bool
                 secret=webhook.secret, timestamp=int(time.time()), body=body
             ),
         }
+        # The client's transport resolves the host again now (DNS may have changed
+        # since registration) and refuses an internal address before connecting.
+        # Of the answer only a bounded excerpt of an error is ever read.
         try:
             with client.stream(
                 "POST", webhook.url, content=body, headers=headers
@@ -264,8 +176,13 @@ def delivery_attempt(*, delivery: WebhookDelivery, client: httpx.Client) -> bool
                 status_code = response.status_code
                 if not 200 <= status_code < 300:
                     error = f"HTTP {status_code}: {error_excerpt(response)}".strip()
+        except outbound.HostRefused as exc:
+            error = f"Refused: {exc}"
+            refused = True
+        except outbound.HostUnresolvable as exc:
+            error = f"DNS: {exc}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+            error = outbound.excerpt(f"{type(exc).__name__}: {exc}", 1000)
     now = timezone.now()
     attempts = delivery.attempts + 1
     fields = {
@@ -297,7 +214,7 @@ def delivery_attempt(*, delivery: WebhookDelivery, client: httpx.Client) -> bool
 
 def http_client() -> httpx.Client:
     # No redirects: a 3xx must not turn a delivery into a request somewhere else.
-    return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    return outbound.public_client(timeout=TIMEOUT)
 
 
 def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:

@@ -12,7 +12,12 @@ from django.core.management.base import BaseCommand, CommandError
 from sources.models import Author, SourceKind
 from sources.triage.classifier import classify
 from sources.triage.rules import MentionFacts, decide
-from sources.triage.services import TriageError, decision_as_dict, rule_specs
+from sources.triage.services import (
+    TriageError,
+    decision_as_dict,
+    pattern_timeout,
+    rule_specs,
+)
 
 
 class Command(BaseCommand):
@@ -58,7 +63,10 @@ class Command(BaseCommand):
             language=options["language"] or classification.language,
         )
         decision = decide(
-            rules, facts, min_confidence=settings.WEBCARE_TRIAGE_MIN_CONFIDENCE
+            rules,
+            facts,
+            min_confidence=settings.WEBCARE_TRIAGE_MIN_CONFIDENCE,
+            pattern_timeout=pattern_timeout(),
         )
         if options["json"]:
             self.stdout.write(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 
 from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
 
 from sources.models import EngagementRule, Mention, Outcome
 
 from ..classifier import Classification, classify
 from ..rules import Decision, MentionFacts, RuleSpec, decide
+
+logger = logging.getLogger(__name__)
 
 
 class TriageError(Exception):
@@ -59,6 +64,29 @@ def _min_confidence() -> float:
     return settings.WEBCARE_TRIAGE_MIN_CONFIDENCE
 
 
+def pattern_timeout() -> float:
+    """Seconds one rule pattern may search one mention."""
+    return settings.WEBCARE_RULE_PATTERN_TIMEOUT_MS / 1000
+
+
+def rule_pattern_timeouts_record(
+    *, rule_ids: Iterable[int | None], mention_id: int
+) -> None:
+    """Count a pattern time-out on its rule, where staff see it."""
+    ids = [rule_id for rule_id in rule_ids if rule_id is not None]
+    if not ids:
+        return
+    logger.warning(
+        "rule pattern ran out of time on mention %s (rules %s): sent to review",
+        mention_id,
+        ids,
+    )
+    EngagementRule.objects.filter(pk__in=ids).update(
+        pattern_timeouts=F("pattern_timeouts") + 1,
+        last_pattern_timeout_at=timezone.now(),
+    )
+
+
 # --- Deciding ----------------------------------------------------------------------
 
 
@@ -103,6 +131,7 @@ def mention_decide(
         rule_specs() if rules is None else rules,
         facts,
         min_confidence=_min_confidence(),
+        pattern_timeout=pattern_timeout(),
     )
     return classification, facts, _guarded(decision, mention)
 

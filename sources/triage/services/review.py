@@ -12,7 +12,13 @@ from sources.models import Mention, Outcome, TriageStatus
 
 from ..classifier import classify
 from ..rules import WATCH_LIST_FLAGS, Decision, decide
-from .decisions import TriageError, decision_as_dict, mention_facts, rule_specs
+from .decisions import (
+    TriageError,
+    decision_as_dict,
+    mention_facts,
+    pattern_timeout,
+    rule_specs,
+)
 from .triage import ACTOR_LABEL, _engage
 
 # --- The spokespeople's review ------------------------------------------------------
@@ -107,7 +113,9 @@ def _reviewed_decision(
         )
     classification = classify(mention.text)
     facts = dataclasses.replace(mention_facts(mention, classification), confidence=1.0)
-    by_rules = decide(rule_specs(), facts, min_confidence=0.0)
+    by_rules = decide(
+        rule_specs(), facts, min_confidence=0.0, pattern_timeout=pattern_timeout()
+    )
     if by_rules.outcome in (Outcome.ENGAGE, Outcome.ESCALATE):
         explanation.extend(by_rules.explanation)
         return dataclasses.replace(by_rules, explanation=tuple(explanation))

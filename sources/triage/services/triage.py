@@ -18,7 +18,13 @@ from webcare.errors import ServiceError
 
 from ..classifier import Classification
 from ..rules import Decision, MentionFacts, RuleSpec
-from .decisions import _facts_as_dict, decision_as_dict, mention_decide, rule_specs
+from .decisions import (
+    _facts_as_dict,
+    decision_as_dict,
+    mention_decide,
+    rule_pattern_timeouts_record,
+    rule_specs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +142,8 @@ def mention_triage(
         )
         locked.save(update_fields=_TRIAGE_FIELDS)
         _engage(locked, decision, actor_label=actor_label)
+    # Outside the mention's transaction: the counter is no reason to hold its lock.
+    rule_pattern_timeouts_record(rule_ids=decision.timed_out_rule_ids, mention_id=pk)
     if mention is not None:
         mention.refresh_from_db()
     return decision
