@@ -26,6 +26,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Only what read_body can decode in bounded steps: no br, no zstd.
 ACCEPT_ENCODING = "gzip, deflate"
 EXCERPT_CHARS = 200
+RAW_SLACK = 64 * 1024
 _NOT_TEXT = re.compile(r"[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd]+")
 # NAT64 (RFC 6052) carries an IPv4 address in its last 32 bits.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -205,9 +206,14 @@ def _decoder(encoding: str) -> Callable[[bytes, int], bytes]:
 
         def decode(raw: bytes, room: int) -> bytes:
             try:
-                return inflate.decompress(raw, max(room, 1))
+                piece = inflate.decompress(raw, max(room, 1))
             except zlib.error as error:
                 raise httpx.DecodingError(str(error)) from error
+            if inflate.eof and inflate.unused_data:
+                # Past the end of the stream zlib keeps every further byte, never
+                # counted as decoded: an endless trailer would fill the memory.
+                raise httpx.DecodingError("data after the end of the compressed body")
+            return piece
 
         return decode
     raise UnreadableResponse(
@@ -222,14 +228,22 @@ def _decoded_chunks(response: httpx.Response, limit: int) -> Iterator[bytes]:
         yield response.content[: limit + 1]
         return
     decode = _decoder(response.headers.get("content-encoding", ""))
-    seen = 0
+    seen = read = 0
     for raw in response.iter_raw():
+        read += len(raw)
         # One more byte than the limit allows tells "too large" from "just fits".
         piece = decode(raw, limit + 1 - seen)
         seen += len(piece)
         yield piece
         if seen > limit:
             return
+        # Compressed bytes count too: a stream of empty deflate blocks inflates to
+        # nothing, however long it runs. (Gzip of incompressible data is a little
+        # larger than the data: hence the slack.)
+        if read > limit + RAW_SLACK:
+            raise UnreadableResponse(
+                _("the answer is larger than %(limit)s bytes") % {"limit": limit}
+            )
 
 
 def read_body(response: httpx.Response, *, limit: int | None = None) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,8 +59,11 @@ class FeedConnector(Connector):
         if response.status_code != 200:
             raise ConnectorError(f"feed: the server answered {response.status_code}")
         content_type = response.headers.get("content-type", "")
+        # A file-like object: given bytes, feedparser first tries them as a path to
+        # open, so a body of "/etc/…" or "/dev/zero" would be read from our disk.
         parsed = feedparser.parse(
-            response.content, response_headers={"content-type": content_type}
+            io.BytesIO(response.content),
+            response_headers={"content-type": content_type},
         )
         failures: list[str] = []
         if parsed.get("bozo"):
@@ -234,7 +238,7 @@ def _reparse_with_sniffed_encoding(content: bytes, parsed: Any) -> Any:
     if best is None or best.encoding == parsed.get("encoding"):
         return parsed
     again = feedparser.parse(
-        content,
+        io.BytesIO(content),
         response_headers={"content-type": f"application/xml; charset={best.encoding}"},
     )
     return again if again.entries or not parsed.entries else parsed

@@ -241,6 +241,10 @@ def _send_with_retries(
             raise ConnectorError(f"{label}: {error}") from None
         except outbound.UnreadableResponse as error:
             raise ConnectorError(f"{label}: {error} ({where})") from None
+        except httpx.DecodingError:
+            raise ConnectorError(
+                f"{label}: the answer's compressed body is broken ({where})"
+            ) from None
         except outbound.HostUnresolvable as error:
             last_problem = str(error)
         except httpx.TimeoutException:

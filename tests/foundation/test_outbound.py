@@ -1,6 +1,8 @@
 """webcare.outbound: which addresses are public, and connecting to the checked one."""
 
+import gzip
 import socket
+import zlib
 
 import httpx
 import pytest
@@ -94,3 +96,54 @@ def test_the_old_setting_name_still_allows_private_hosts():
         WEBCARE_WEBHOOK_ALLOW_PRIVATE_HOSTS="true",
     )
     assert result.stdout.strip().endswith("True"), result.stderr
+
+
+class _Chunks(httpx.SyncByteStream):
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.read = 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.read += len(chunk)
+            yield chunk
+
+
+def endless(first: bytes, filler: bytes, *, up_to: int):
+    yield first
+    sent = len(first)
+    while sent < up_to:
+        yield filler
+        sent += len(filler)
+
+
+def test_bytes_after_the_end_of_a_gzip_stream_are_refused_not_kept():
+    member = gzip.compress(b"ok")
+    chunks = _Chunks(endless(member, b"\0" * 65536, up_to=50 * 1024 * 1024))
+    response = httpx.Response(200, headers={"content-encoding": "gzip"}, stream=chunks)
+    with pytest.raises(httpx.DecodingError):
+        outbound.read_body(response, limit=1024)
+    assert chunks.read < 200 * 1024  # stopped at once, not after 50 MB
+
+
+def test_a_stream_that_inflates_to_nothing_is_cut_at_the_limit():
+    # Empty stored deflate blocks (BFINAL=0, length 0): valid, endless, no output.
+    header = zlib.compressobj(wbits=zlib.MAX_WBITS).compress(b"")
+    empty_block = b"\x00\x00\x00\xff\xff"
+    chunks = _Chunks(endless(header, empty_block * 13107, up_to=50 * 1024 * 1024))
+    response = httpx.Response(
+        200, headers={"content-encoding": "deflate"}, stream=chunks
+    )
+    with pytest.raises(outbound.UnreadableResponse):
+        outbound.read_body(response, limit=1024)
+    assert chunks.read < 200 * 1024
+
+
+def test_an_error_page_still_gives_its_excerpt():
+    page = b"<html><body>" + b"Service Unavailable " * 500 + b"</body></html>"
+    response = httpx.Response(
+        503,
+        headers={"content-type": "text/html"},
+        stream=_Chunks([page]),
+    )
+    assert outbound.error_excerpt(response).startswith("<html><body>Service")

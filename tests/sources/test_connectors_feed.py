@@ -268,3 +268,36 @@ def test_an_id_longer_than_200_characters_becomes_a_stable_short_one(
     assert len(hashed) == 1 and len(hashed[0]) <= 200
     assert hashed == [i.external_id for i in again.items if i.external_id in hashed]
     assert hashed[0] in first.cursor["seen"]
+
+
+def test_a_body_naming_a_local_file_is_not_read_from_our_disk(
+    http_server, connect, tmp_path
+):
+    # Given bytes, feedparser first tries them as a path to open.
+    secret = tmp_path / "secret.xml"
+    secret.write_text(
+        "<rss><channel><item><guid>s</guid><title>Mybank secret</title>"
+        "</item></channel></rss>"
+    )
+    serve(http_server, "news", str(secret).encode(), content_type="text/plain")
+    connector = connect(FeedConnector, url=f"{http_server.url}/news", query="")
+    try:
+        items = [item for page in connector.fetch() for item in page.items]
+    except ConnectorError:
+        items = []
+    assert [item.text for item in items if "secret" in item.text] == []
+
+
+def test_a_broken_compressed_body_is_a_connector_error(http_server, connect):
+    http_server.add(
+        "/news",
+        Answer(
+            200,
+            b"not gzip at all",
+            {"Content-Type": "application/xml"},
+            content_encoding="gzip",
+        ),
+    )
+    connector = connect(FeedConnector, url=f"{http_server.url}/news")
+    with pytest.raises(ConnectorError, match="compressed body is broken"):
+        list(connector.fetch())
