@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import Case, Commitment, Escalation, Team
 from webcare.notices.models import Notice, NoticeKind
-from webcare.notices.services import notice_queue
+from webcare.notices.services import notice_queue, one_line
 
 
 def _target_label(target: str) -> str:
@@ -26,12 +26,6 @@ def _target_label(target: str) -> str:
         "escalation_acknowledgement": _("escalation acknowledgement"),
         "commitment": _("commitment"),
     }[target]
-
-
-def one_line(text: str, limit: int = 80) -> str:
-    """Text safe for a mail header: no line breaks (header injection), bounded."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def case_link(case_id: int) -> str:

@@ -4,7 +4,6 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -12,6 +11,7 @@ from cases import services
 from cases.models import Case
 from sources.models import Mention
 from tests.factories import CaseFactory, SourceFactory
+from tests.threads import errors, run_at_once, start
 from webcare.api import idempotency
 from webcare.api.models import IdempotencyKey
 
@@ -190,20 +190,27 @@ class HeldOpen:
         return self.real(**kwargs)
 
 
-def in_thread(target) -> tuple[threading.Thread, list]:
-    answers: list = []
+def post_at_once(crm, monkeypatch, key: str, requests: int) -> list:
+    """`requests` POSTs of one case with one key, released together by a barrier,
+    while opening the case takes half a second: the answers, none of them a crash."""
+    real_open = services.case_open
 
-    def run():
-        try:
-            answers.append(target())
-        except BaseException as error:  # surfaced by the caller's assertions
-            answers.append(error)
-        finally:
-            connection.close()
+    def slow_open(**kwargs):
+        # The work takes a while, so the duplicates arrive while it runs.
+        time.sleep(0.5)
+        return real_open(**kwargs)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, answers
+    monkeypatch.setattr(services, "case_open", slow_open)
+    barrier = threading.Barrier(requests)
+
+    def request():
+        http = http_for(crm)
+        barrier.wait(timeout=10)
+        return post(http, CASES, {"subject": "Pas kwijt"}, key)
+
+    workers = run_at_once(*[request] * requests, timeout=60)
+    assert errors(workers) == []
+    return [worker.result for worker in workers]
 
 
 def http_for(crm) -> APIClient:
@@ -220,7 +227,7 @@ def test_a_duplicate_while_the_first_runs_is_told_to_wait_then_gets_its_answer(
 ):
     held = HeldOpen(monkeypatch)
     body = {"subject": "Pas kwijt"}
-    first, answers = in_thread(
+    first = start(
         lambda: http_for(crm).post(
             CASES, body, format="json", HTTP_IDEMPOTENCY_KEY="k-wait"
         )
@@ -236,7 +243,8 @@ def test_a_duplicate_while_the_first_runs_is_told_to_wait_then_gets_its_answer(
     finally:
         held.release.set()
         first.join(timeout=30)
-    [original] = answers
+    assert first.error is None, first.error
+    original = first.result
     assert original.status_code == 201
     # Retried after the first answered, the duplicate gets that very answer.
     retried = post(http_for(crm), CASES, body, "k-wait")
@@ -253,28 +261,8 @@ def test_simultaneous_posts_with_one_key_do_the_work_once(
     on_postgres, crm, monkeypatch
 ):
     requests = 6
-    start = threading.Barrier(requests)
-    real_open = services.case_open
+    answers = post_at_once(crm, monkeypatch, "k-race", requests)
 
-    def slow_open(**kwargs):
-        # The work takes a while, so the duplicates arrive while it runs.
-        time.sleep(0.5)
-        return real_open(**kwargs)
-
-    monkeypatch.setattr(services, "case_open", slow_open)
-    body = {"subject": "Pas kwijt"}
-
-    def request():
-        http = http_for(crm)
-        start.wait(timeout=10)
-        return post(http, CASES, body, "k-race")
-
-    started = [in_thread(request) for _ in range(requests)]
-    for thread, _ in started:
-        thread.join(timeout=60)
-    answers = [answers[0] for _, answers in started]
-
-    assert all(not isinstance(answer, BaseException) for answer in answers), answers
     done = [answer for answer in answers if answer.status_code == 201]
     told_to_wait = [answer for answer in answers if answer.status_code == 409]
     # One request did the work; every other one was told that it is running.
@@ -283,7 +271,7 @@ def test_simultaneous_posts_with_one_key_do_the_work_once(
     assert len(told_to_wait) == requests - 1
     assert Case.objects.count() == 1
     # Each retry of the duplicates now gets the one answer.
-    retried = post(http_for(crm), CASES, body, "k-race")
+    retried = post(http_for(crm), CASES, {"subject": "Pas kwijt"}, "k-race")
     assert retried.json() == done[0].json()
     assert retried["Idempotent-Replayed"] == "true"
 
@@ -300,27 +288,7 @@ def test_simultaneous_retries_of_an_abandoned_key_take_it_over_once(
         created_at=timezone.now() - idempotency.STALE - timedelta(minutes=1),
     )
     requests = 4
-    start = threading.Barrier(requests)
-    real_open = services.case_open
-
-    def slow_open(**kwargs):
-        time.sleep(0.5)
-        return real_open(**kwargs)
-
-    monkeypatch.setattr(services, "case_open", slow_open)
-    body = {"subject": "Pas kwijt"}
-
-    def request():
-        http = http_for(crm)
-        start.wait(timeout=10)
-        return post(http, CASES, body, "k-dead")
-
-    started = [in_thread(request) for _ in range(requests)]
-    for thread, _ in started:
-        thread.join(timeout=60)
-    answers = [answers[0] for _, answers in started]
-
-    assert all(not isinstance(answer, BaseException) for answer in answers), answers
+    answers = post_at_once(crm, monkeypatch, "k-dead", requests)
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [201] + [409] * (requests - 1)
     assert Case.objects.count() == 1

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,6 +28,7 @@ from tests.factories import (
     SurveyFactory,
     UserFactory,
 )
+from tests.threads import errors, start
 
 CASES = "/api/v1/cases/"
 MENTIONS = "/api/v1/mentions/"
@@ -220,24 +221,6 @@ def test_queries_per_page_are_constant_whatever_the_page_size(crm, agent):
 # -- PostgreSQL: real concurrent transactions ----------------------------------------
 
 
-def _in_thread(target, *args):
-    """A thread whose crash the test sees (`thread.failed`), not only its log."""
-
-    def run():
-        try:
-            target(*args)
-        except BaseException:
-            thread.failed = True
-            raise
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.failed = False
-    thread.start()
-    return thread
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_change_committed_long_after_it_was_saved_is_still_served(on_postgres, crm):
@@ -258,7 +241,7 @@ def test_a_change_committed_long_after_it_was_saved_is_still_served(on_postgres,
             saved.set()
             assert polled.wait(30)
 
-    writer = _in_thread(slow_writer)
+    writer = start(slow_writer)
     assert saved.wait(10)
     quick_case = Case.objects.get(pk=quick.pk)
     quick_case.subject = "saved and committed at once"
@@ -270,6 +253,7 @@ def test_a_change_committed_long_after_it_was_saved_is_still_served(on_postgres,
     assert [row["id"] for row in rows] == []
     polled.set()
     writer.join()
+    assert writer.error is None, writer.error
     later, _ = page_through(crm, cursor=cursor)
     served = {row["id"]: row["subject"] for row in later}
     assert served == {
@@ -295,7 +279,7 @@ def test_sync_under_concurrent_writers_sees_every_final_version(on_postgres, crm
                 time.sleep(rng.uniform(0, 0.3))  # commit well after saving
             writes.append(case.pk)
 
-    writers = [_in_thread(writer, seed) for seed in range(3)]
+    writers = [start(writer, seed) for seed in range(3)]
     seen: list[tuple[int, int]] = []
     cursor = None
     deadline = time.monotonic() + 3
@@ -307,7 +291,7 @@ def test_sync_under_concurrent_writers_sees_every_final_version(on_postgres, crm
     stop.set()
     for thread in writers:
         thread.join()
-    assert not [thread for thread in writers if thread.failed], "a writer crashed"
+    assert errors(writers) == [], "a writer crashed"
     assert len(writes) > 10
     rows, _ = page_through(crm, {"page_size": 7}, cursor=cursor)
     seen.extend((row["id"], row["reach"]) for row in rows)

@@ -8,21 +8,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cases import services
 from cases.models import Case, CaseEvent, Commitment, CommitmentStatus, EventKind
 from tests.factories import TeamFactory, UserFactory
-
-
-def waiting_for_a_lock() -> int:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return cursor.fetchone()[0]
+from tests.threads import waiting_for_a_lock
 
 
 @pytest.mark.django_db(transaction=True)

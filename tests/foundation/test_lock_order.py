@@ -11,7 +11,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from cases import services
@@ -20,31 +19,9 @@ from cases.services import commitments as commitment_services
 from reporting.models import Survey, SurveyStatus
 from reporting.services import delivery
 from tests.factories import AuthorFactory, CaseFactory, TeamFactory, UserFactory
+from tests.threads import errors, start, waiting_for_a_lock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database()"
-        )
-        return cursor.fetchone()[0]
-
-
-def in_thread(target, errors):
-    def run():
-        try:
-            target()
-        except Exception as exc:  # noqa: BLE001 - the test reports it
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def pause_before(module, name, paused, release):
@@ -59,18 +36,17 @@ def pause_before(module, name, paused, release):
     return paused_call
 
 
-def meet(first, second, paused, release) -> list[Exception]:
-    errors: list[Exception] = []
-    one = in_thread(first, errors)
-    assert paused.wait(15), errors
-    two = in_thread(second, errors)
+def meet(first, second, paused, release) -> list[BaseException]:
+    one = start(first)
+    assert paused.wait(15), one.error
+    two = start(second)
     deadline = time.monotonic() + 10
     while waiting_for_a_lock() == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     release.set()
     one.join(20)
     two.join(20)
-    return errors
+    return errors([one, two])
 
 
 def test_an_overdue_promise_claimed_during_a_merge_does_not_deadlock(
@@ -94,14 +70,14 @@ def test_an_overdue_promise_claimed_during_a_merge_does_not_deadlock(
     )
     later = timezone.now() + timedelta(hours=1)
 
-    errors = meet(
+    failures = meet(
         lambda: commitment_services.commitment_reminders_send(now=later),
         lambda: services.case_merge(duplicate=duplicate, into=into),
         paused,
         release,
     )
 
-    assert errors == []
+    assert failures == []
     promise.refresh_from_db()
     assert promise.case_id == into.pk
     assert promise.overdue_notified_at is not None
@@ -138,13 +114,13 @@ def test_a_survey_expiring_while_its_reminder_is_sent_does_not_deadlock(
 
     monkeypatch.setattr(manager, "bulk_create", paused_bulk_create)
 
-    errors = meet(
+    failures = meet(
         lambda: delivery.survey_expire_due(),
         lambda: delivery.survey_deliver(survey_id=survey.pk),
         paused,
         release,
     )
 
-    assert errors == []
+    assert failures == []
     survey.refresh_from_db()
     assert survey.status == SurveyStatus.EXPIRED

@@ -6,7 +6,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent, CaseStatus, CloseReason, EventKind
@@ -22,6 +21,7 @@ from reporting.services.delivery import SEND_LEASE
 from reporting.tasks import process_surveys
 from tests.factories import AuthorFactory, CaseFactory
 from tests.smtpserver import body_of
+from tests.threads import errors, run_at_once
 
 from .helpers import resolved_case
 
@@ -31,30 +31,6 @@ def due_survey(**case_fields) -> Survey:
         resolved_at=timezone.now() - timedelta(days=1, minutes=1), **case_fields
     )
     return survey_schedule_for_case(case=case)
-
-
-def run_at_once(*targets, timeout=30) -> list[BaseException]:
-    """Run each target in its own thread with its own connection; the errors."""
-    errors: list[BaseException] = []
-
-    def wrap(target):
-        def run():
-            try:
-                target()
-            except BaseException as error:  # reported by the test
-                errors.append(error)
-            finally:
-                connection.close()
-
-        return run
-
-    threads = [threading.Thread(target=wrap(target)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return errors
 
 
 # --- 1. the quarantine across accounts under concurrency ---------------------------
@@ -96,7 +72,7 @@ def test_two_accounts_of_one_customer_resolved_at_once_get_one_survey(
 
             return run
 
-        assert run_at_once(*(resolve(case) for case in cases)) == []
+        assert errors(run_at_once(*(resolve(case) for case in cases))) == []
         surveys = Survey.objects.filter(case__in=cases).count()
         if surveys != 1:
             doubled.append((n, surveys))
@@ -133,7 +109,7 @@ def test_a_reopen_while_the_mail_is_on_its_way_neither_deadlocks_nor_kills_the_l
             actor_label="system:test",
         )
 
-    assert run_at_once(deliver, reopen) == []
+    assert errors(run_at_once(deliver, reopen)) == []
 
     assert results == ["sent"]
     assert len(smtp_server.messages) == 1
