@@ -51,6 +51,8 @@ def setup_django() -> None:
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    # Production refuses to start without a mail server; the benchmark mails nothing.
+    os.environ.setdefault("EMAIL_HOST", "smtp.invalid")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     os.environ["API_THROTTLE_RATE"] = "100000000/min"
     import django

@@ -7,11 +7,12 @@ class CasesConfig(AppConfig):
 
     def ready(self):
         # Imported here: these import models, which exist only once apps are ready.
-        from cases import intake
+        from cases import handlers, intake
         from cases.api import webhooks
         from webcare import bus
 
         bus.subscribe(bus.MentionEngaged, intake.mention_engaged)
+        bus.subscribe(bus.MentionReattributed, handlers.mention_reattributed)
         bus.subscribe(bus.CaseOpened, webhooks.case_opened)
         bus.subscribe(bus.CaseAssigned, webhooks.case_assigned)
         bus.subscribe(bus.CaseEscalated, webhooks.case_escalated)

@@ -252,3 +252,24 @@ def target_breached_event(
         due_at=due_at.isoformat(),
         **data,
     )
+
+
+def mention_reattributed_event(
+    *,
+    case: Case | int,
+    mention_id: int,
+    old_author_id: int | None,
+    new_author_id: int,
+    reason: str,
+    actor=None,
+    actor_label="",
+) -> CaseEvent:
+    return case_event(
+        case=case,
+        kind=EventKind.MENTION_REATTRIBUTED,
+        actor=actor,
+        actor_label=actor_label,
+        mention_id=mention_id,
+        **{"from": old_author_id, "to": new_author_id},
+        reason=reason,
+    )

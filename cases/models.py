@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sources.models import Category, Department, Priority, SourceKind
 from webcare.sync import SyncPositionField
@@ -50,6 +51,11 @@ class Agent(models.Model):
     is_available = models.BooleanField(
         default=True, help_text="Away agents get no automatic assignments."
     )
+    is_team_lead = models.BooleanField(
+        default=False,
+        verbose_name=_("team lead"),
+        help_text=_("May take over and move the cases of the team's agents."),
+    )
 
     class Meta:
         ordering = ["user__first_name"]
@@ -60,6 +66,36 @@ class Agent(models.Model):
     @property
     def signature(self) -> str:
         return self.user.first_name or self.user.get_username()
+
+
+class DepartmentMembership(models.Model):
+    """A staff member works for a department: sees its restricted escalations and
+    acknowledges and resolves its escalations. Roles add default departments
+    (settings.WEBCARE_ROLE_DEPARTMENTS); see cases/access.py."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="department_memberships",
+        verbose_name=_("user"),
+    )
+    department = models.CharField(
+        _("department"), max_length=30, choices=Department.choices
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["department", "user__username"]
+        verbose_name = _("department membership")
+        verbose_name_plural = _("department memberships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "department"], name="department_membership_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_department_display()})"
 
 
 class Topic(models.Model):
@@ -269,6 +305,10 @@ class Case(models.Model):
             ("escalate_case", "Can escalate cases"),
             ("resolve_case", "Can resolve, close and reopen cases"),
             ("merge_case", "Can merge duplicate cases"),
+            (
+                "reassign_case",
+                _("Can take or move cases assigned to someone else"),
+            ),
         ]
 
     def __str__(self):
@@ -394,6 +434,12 @@ class Escalation(models.Model):
             models.Index(fields=["department", "status"]),
             models.Index(fields=["sync_position", "id"]),
         ]
+        permissions = [
+            (
+                "handle_any_department",
+                _("Can see and handle the escalations of every department"),
+            )
+        ]
 
     def __str__(self):
         return f"{self.get_department_display()} for case {self.case_id}"
@@ -475,6 +521,8 @@ class EventKind(models.TextChoices):
     SURVEY_CORRECTED = "survey_corrected", "Survey answer corrected"
     SURVEY_CANCELLED = "survey_cancelled", "Survey cancelled"
     FOLLOW_UP = "follow_up", "Follow-up needed"
+    MENTION_REATTRIBUTED = "mention_reattributed", _("Mention re-attributed")
+    SURVEY_LINK_COPIED = "survey_link_copied", _("Survey link copied")
 
 
 class CaseEvent(models.Model):

@@ -1,18 +1,26 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Q
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from cases import admin as cases_admin
 from cases.admin import CaseEventInline, report_outcome
 from cases.models import Case, CaseStatus
 from reporting.models import DailySummary, Survey, SurveyChannel
 from reporting.services import (
+    COPY_PERMISSION,
     SurveyError,
     survey_cancel,
-    survey_link,
+    survey_link_copy,
+    survey_link_refusal,
     survey_resend,
     survey_schedule_for_case,
 )
+from webcare.errors import StateConflict
 
 # Surveys are written by services only: staff read them and use the actions.
 SURVEY_FIELDS = (
@@ -65,13 +73,16 @@ class BandFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _personal_link(survey: Survey) -> str:
+def _copy_link_button(survey: Survey) -> str:
+    """The way to the link, never the link itself: copying it is checked (not the
+    rated agent) and written on the case's trail."""
     if survey.channel != SurveyChannel.LINK or survey.pk is None:
         return "-"
-    # Staff send it in a private message; it must never be posted publicly.
     return format_html(
-        "<code>{}</code><br><small>Personal: send only in a private message.</small>",
-        survey_link(survey=survey),
+        '<a class="button" href="{}">{}</a><br><small>{}</small>',
+        reverse("admin:reporting_survey_copy_link", args=[survey.pk]),
+        _("Copy the personal link for the customer"),
+        _("Personal: send it only in a private message. Each copy is recorded."),
     )
 
 
@@ -95,8 +106,51 @@ class SurveyAdmin(admin.ModelAdmin):
     search_fields = ("case__id", "case__subject", "recipient__handle", "email")
     date_hierarchy = "scheduled_for"
     readonly_fields = (*SURVEY_FIELDS, "personal_link")
-    fields = readonly_fields
+    fields = SURVEY_FIELDS
     actions = ("resend_surveys", "cancel_surveys")
+
+    def get_fields(self, request, obj=None):
+        # The button only for those who may copy; who was rated is checked on copying.
+        if request.user.has_perm(COPY_PERMISSION):
+            return (*SURVEY_FIELDS, "personal_link")
+        return SURVEY_FIELDS
+
+    def get_urls(self):
+        copy_link = self.admin_site.admin_view(self.copy_link_view)
+        return [
+            path(
+                "<path:object_id>/copy-link/",
+                copy_link,
+                name="reporting_survey_copy_link",
+            ),
+            *super().get_urls(),
+        ]
+
+    def copy_link_view(self, request, object_id):
+        """Confirm, then show the personal link once; a GET changes nothing."""
+        survey = self.get_object(request, unquote(object_id))
+        if survey is None or not self.has_view_permission(request, survey):
+            raise Http404
+        refusal = survey_link_refusal(survey=survey, actor=request.user)
+        link, status = "", 200
+        if refusal is None and request.method == "POST":
+            try:
+                link = survey_link_copy(survey=survey, actor=request.user, via="admin")
+            except SurveyError as error:
+                refusal = error
+        if refusal is not None:
+            status = 409 if isinstance(refusal, StateConflict) else 403
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Copy the personal link for the customer"),
+            "survey": survey,
+            "refusal": refusal,
+            "link": link,
+        }
+        return TemplateResponse(
+            request, "admin/reporting/survey_copy_link.html", context, status=status
+        )
 
     @admin.display(description="case", ordering="case_id")
     def case_link(self, obj: Survey) -> str:
@@ -108,9 +162,9 @@ class SurveyAdmin(admin.ModelAdmin):
     def band(self, obj: Survey) -> str:
         return obj.band or "-"
 
-    @admin.display(description="personal link")
+    @admin.display(description=_("personal link"))
     def personal_link(self, obj: Survey) -> str:
-        return _personal_link(obj)
+        return _copy_link_button(obj)
 
     def has_add_permission(self, request):
         return False
@@ -165,14 +219,18 @@ class SurveyInline(admin.StackedInline):
         "corrected_at",
         "send_attempts",
         "last_error",
-        "personal_link",
     )
-    readonly_fields = fields
+    readonly_fields = (*fields, "personal_link")
     show_change_link = True
 
-    @admin.display(description="personal link")
+    def get_fields(self, request, obj=None):
+        if request.user.has_perm(COPY_PERMISSION):
+            return (*self.fields, "personal_link")
+        return self.fields
+
+    @admin.display(description=_("personal link"))
     def personal_link(self, obj: Survey) -> str:
-        return _personal_link(obj)
+        return _copy_link_button(obj)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core import checks
+
+from reporting.checks import check_mail_backend
 
 
 class ReportingConfig(AppConfig):
@@ -16,3 +19,4 @@ class ReportingConfig(AppConfig):
         bus.subscribe(bus.CaseClosed, handlers.cancel_survey_on_close)
         bus.subscribe(bus.CaseMerged, handlers.cancel_survey_on_merge)
         bus.subscribe(bus.SurveyAnswered, webhooks.survey_answered)
+        checks.register(check_mail_backend)

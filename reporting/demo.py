@@ -16,7 +16,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from cases import services
-from cases.models import Agent, Case, CaseEvent, CloseReason, Reply, Team, Topic
+from cases.models import (
+    Agent,
+    Case,
+    CaseEvent,
+    CloseReason,
+    DepartmentMembership,
+    Reply,
+    Team,
+    Topic,
+)
 from reporting.models import Survey, SurveyStatus
 from sources.models import Author, Mention, Source, SourceKind
 from sources.triage.services import mentions_triage
@@ -112,7 +121,13 @@ def load_demo_data(*, seed: int = 7) -> dict:
         Agent.objects.get_or_create(user=user, defaults={"team": team})
     Agent.objects.filter(user=agents[2]).update(is_available=False)
     spokesperson = _user("sanne", "Sanne", "Visser", ["spokesperson"])
-    _user("karim", "Karim", "El Amrani", ["customer_service"])
+    customer_service = _user("karim", "Karim", "El Amrani", ["customer_service"])
+    # Anna leads the team (takes over and moves colleagues' cases); Karim also
+    # handles phishing for security (sees and acts on its escalations).
+    Agent.objects.filter(user=agents[0]).update(is_team_lead=True)
+    DepartmentMembership.objects.get_or_create(
+        user=customer_service, department="security"
+    )
     topics = [
         Topic.objects.get_or_create(name=name)[0]
         for name in ("Mobile app", "Payments", "Fees", "Cards", "Phishing")
@@ -205,12 +220,12 @@ def load_demo_data(*, seed: int = 7) -> dict:
             )
             if index % 2:
                 services.escalation_acknowledge(
-                    escalation=escalation, actor=spokesperson
+                    escalation=escalation, actor=customer_service
                 )
         if target in ("resolved", "closed"):
             for escalation in case.escalations.exclude(status="resolved"):
                 services.escalation_resolve(
-                    escalation=escalation, note="Handled.", actor=spokesperson
+                    escalation=escalation, note="Handled.", actor=customer_service
                 )
             services.case_resolve(case=case, actor=agent)
         if target == "closed":

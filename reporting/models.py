@@ -3,6 +3,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from webcare.sync import SyncPositionField
 
@@ -90,6 +91,12 @@ class Survey(models.Model):
             models.Index(fields=["recipient", "created_at"]),
             models.Index(fields=["responded_at"]),
             models.Index(fields=["sync_position", "id"]),
+        ]
+        permissions = [
+            (
+                "copy_survey_link",
+                _("Can copy a survey's personal link for the customer"),
+            )
         ]
 
     def __str__(self):

@@ -29,6 +29,7 @@ from reporting.services import (
     survey_is_expired,
     survey_opt_out,
 )
+from webcare.net import throttle_key
 
 # Tokens are URL-safe base64; anything else was tampered with and needs no query.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,64}")
@@ -51,7 +52,7 @@ class SurveyThrottle(SimpleRateThrottle):
         ident = (
             hashlib.sha256(self.token.encode(errors="replace")).hexdigest()
             if self.scope == "survey_token"
-            else self.get_ident(request)
+            else throttle_key(request)
         )
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
@@ -86,6 +87,16 @@ def _message(
     return _headers(response)
 
 
+def _staff_refused(request: HttpRequest) -> HttpResponse | None:
+    """A staff session never sees or answers a customer's survey: an answer would
+    be recorded as the customer's (an agent rating herself). Before the token is
+    looked up, so nothing about the survey is read or written."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return _message(request, "staff", status=403)
+    return None
+
+
 def _throttled(request: HttpRequest, token: str) -> HttpResponse | None:
     for throttle in (
         SurveyThrottle("survey_ip"),
@@ -102,7 +113,7 @@ def _find(
     request: HttpRequest, token: str
 ) -> tuple[Survey | None, HttpResponse | None]:
     """The survey of a token, or the page to show instead."""
-    refused = _throttled(request, token)
+    refused = _staff_refused(request) or _throttled(request, token)
     if refused is not None:
         return None, refused
     survey = None

@@ -4,7 +4,6 @@ Mention text and raw records are hostile: they are only ever shown escaped
 (Django's default; nothing here marks them safe).
 """
 
-import json
 from datetime import timedelta
 
 from django import forms
@@ -13,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -31,6 +31,7 @@ from .connectors import ConnectorError, connector_for
 from .connectors.base import NOT_SECRET
 from .models import Author, Mention, ReachSample, Source
 from .services import source_poll_request
+from .services.cleaning import raw_json_text
 from .triage.explain import triage_explanation_html
 
 
@@ -353,6 +354,14 @@ class AuthorAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
         "updated_at",
     )
 
+    def get_readonly_fields(self, request, obj=None):
+        # The survey's personal link is mailed to this address: whoever could set
+        # it to their own could answer as the customer. Customer service keeps it.
+        fields = super().get_readonly_fields(request, obj)
+        if not request.user.has_perm("sources.change_author_contact"):
+            fields = (*fields, "email")
+        return fields
+
 
 class ReachSampleInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReachSample
@@ -389,7 +398,6 @@ class MentionAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     )
     search_fields = ("text", "author__handle", "external_id")
     date_hierarchy = "published_at"
-    autocomplete_fields = ("author",)
     inlines = (ReachSampleInline,)
     fields = (
         "source",
@@ -423,8 +431,10 @@ class MentionAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     # What was seen is evidence (audit trail), and so is its triage: that is
     # decided by the rules or the review queue, and a mention joins a case through
     # case_add_mention (the "Add to case" action that cases.admin adds), which
-    # writes the CaseEvent.
+    # writes the CaseEvent. Who wrote it is evidence too: corrected only with a
+    # reason, through mention_reattribute (the "Re-attribute" action).
     readonly_fields = (
+        "author",
         "triage_status",
         "category",
         "outcome",
@@ -470,11 +480,21 @@ class MentionAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     def triage_explanation(self, mention):
         return triage_explanation_html(mention)
 
+    def get_queryset(self, request):
+        # The raw record is read only by raw_record, as text: one stored before
+        # ingest bounded its depth may nest too deeply for Python to load.
+        return super().get_queryset(request).defer("raw")
+
     @admin.display(description="raw record")
     def raw_record(self, mention):
+        stored = (
+            Mention.objects.filter(pk=mention.pk)
+            .values_list(Cast("raw", models.TextField()), flat=True)
+            .first()
+        )
         return format_html(
             "<pre style='white-space:pre-wrap'>{}</pre>",
-            json.dumps(mention.raw, indent=2, ensure_ascii=False)[:20000],
+            raw_json_text(stored or "{}", limit=20000),
         )
 
 

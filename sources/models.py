@@ -200,6 +200,9 @@ class Author(models.Model):
 
     class Meta:
         ordering = ["handle"]
+        permissions = [
+            ("change_author_contact", "Can change a customer's contact e-mail"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "platform_id"], name="author_unique_per_platform"

@@ -56,6 +56,22 @@ class MentionEngaged(Event):
     actor_label: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class MentionReattributed(Event):
+    """Staff corrected who wrote a mention (sources.services.mention_reattribute).
+    Published in that transaction; the case's trail records it."""
+
+    handled_by = ("cases.handlers.mention_reattributed",)
+
+    mention_id: int
+    case_id: int | None
+    old_author_id: int | None
+    new_author_id: int
+    reason: str
+    actor_id: int | None = None
+    actor_label: str = ""
+
+
 # --- Published by cases ------------------------------------------------------------
 
 

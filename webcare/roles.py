@@ -69,7 +69,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     # Customer service receives escalations and the daily summary.
     "customer_service": {
-        "sources": ("view_author", "change_author", "view_mention"),
+        # The customer's contact e-mail is where the survey's personal link goes:
+        # kept by customer service and managers, not by the agents who are rated.
+        "sources": (
+            "view_author",
+            "change_author",
+            "change_author_contact",
+            "view_mention",
+        ),
         "cases": (
             "view_case",
             "view_reply",
@@ -80,7 +87,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "view_caseevent",
             "view_topic",
         ),
-        "reporting": ("view_survey", "view_dailysummary"),
+        # They send a personal survey link where a customer has no e-mail (audited).
+        "reporting": ("view_survey", "view_dailysummary", "copy_survey_link"),
     },
     # Managers see everything and manage sources, rules, staffing, targets and API access.
     "manager": {
@@ -130,6 +138,30 @@ def apply_roles(apps, schema_editor=None) -> None:
                     raise RuntimeError(f"Unknown permissions for {role}: {missing}")
             permissions.extend(qs)
         group.permissions.set(permissions)
+
+
+def grant_permission(apps, app_label: str, codename: str) -> None:
+    """Create one new permission now and give it to the roles that list it.
+
+    For the migration that adds a permission: only this one is granted, rather than
+    every role re-applied, which would need every other app's migrations that add
+    permissions to have run first.
+    """
+    app_config = apps.get_app_config(app_label)
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = models_module or True
+    create_permissions(app_config, verbosity=0, apps=apps)
+    app_config.models_module = models_module
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    permission = Permission.objects.get(
+        content_type__app_label=app_label, codename=codename
+    )
+    for role, per_app in ROLE_PERMISSIONS.items():
+        listed = per_app.get(app_label, ())
+        if listed == ("*",) or codename in listed:
+            group, _ = Group.objects.get_or_create(name=role)
+            group.permissions.add(permission)
 
 
 def _has_app(apps, label: str) -> bool:

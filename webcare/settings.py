@@ -5,7 +5,9 @@ in-process (eager), mail printed to the console. Production sets DATABASE_URL,
 CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=false.
 """
 
+import ipaddress
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,7 +70,7 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "webcare.admin_site.AdminConfig",  # django.contrib.admin, hardened changelists
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +81,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files
     "csp",
+    "axes",  # failed admin logins: lockout per username and address
     "webcare.api",
     "webcare.notices",
     "sources",
@@ -89,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL or lone surrogate in a query string or form: 400 before any view.
+    "webcare.middleware.UnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,6 +102,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# AxesStandaloneBackend first: it refuses a locked-out login before the password
+# is even checked, so a guesser learns nothing more once locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 # Content-Security-Policy: scripts only from our own origin (no inline script, no
@@ -181,19 +195,42 @@ STORAGES = {
     },
 }
 
-# Mail: console in development, SMTP when EMAIL_HOST is set.
+# Mail: console in development, SMTP when EMAIL_HOST is set. Production (DEBUG off)
+# refuses to start without a backend that delivers: the console backend would print
+# every survey mail (address and personal link) into the server's log.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_PORT = envint("EMAIL_PORT", "25")
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "20")
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND",
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend",
+    if EMAIL_HOST or not DEBUG
+    else "django.core.mail.backends.console.EmailBackend"
 )
+# Backends that deliver nothing: they print, store or drop the mail.
+WEBCARE_UNDELIVERING_EMAIL_BACKENDS = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+)
+if not DEBUG:
+    if EMAIL_BACKEND in WEBCARE_UNDELIVERING_EMAIL_BACKENDS:
+        raise ImproperlyConfigured(
+            f"EMAIL_BACKEND {EMAIL_BACKEND} delivers no mail; with DEBUG off set "
+            "EMAIL_HOST (SMTP) or a delivering EMAIL_BACKEND"
+        )
+    # An explicit EMAIL_HOST=localhost (a local MTA) is a choice; unset is not.
+    if (
+        EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+        and not EMAIL_HOST
+    ):
+        raise ImproperlyConfigured(
+            "EMAIL_HOST is required when DEBUG is off: the SMTP server that sends "
+            "survey mails and staff notices"
+        )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webcare@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where team notifications (breaches, alerts) go, and each department's mailbox.
@@ -281,9 +318,21 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "webcare.api.input.StorableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "webcare.api.input.SafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Throttles key on webcare.net.client_ip; 0 keeps DRF's own get_ident on
+    # REMOTE_ADDR too, should any stock throttle use it (None trusts any XFF).
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "api_client": os.environ.get("API_THROTTLE_RATE", "600/min"),
         "survey_ip": "30/min",
@@ -364,15 +413,50 @@ WEBCARE_CONNECTOR_CREDENTIALS = {
 # Business hours of the team (see cases/business_hours.py for the format).
 WEBCARE_TEAM_NAME = os.environ.get("WEBCARE_TEAM_NAME", "Webcare")
 
+# Who works for which department (cases/access.py): every member of a role belongs
+# to these departments, besides the memberships recorded in the admin. The
+# escalations of a restricted department are seen only by its members, managers,
+# who requested them and the case's assignee.
+# WEBCARE_ROLE_DEPARTMENTS: comma-separated role=department pairs.
+WEBCARE_ROLE_DEPARTMENTS: dict[str, list[str]] = {}
+for _pair in envlist(
+    "WEBCARE_ROLE_DEPARTMENTS", "spokesperson=pr,customer_service=customer_service"
+):
+    _role, _, _department = _pair.partition("=")
+    if not _role.strip() or not _department.strip():
+        raise ImproperlyConfigured(
+            f"WEBCARE_ROLE_DEPARTMENTS takes role=department pairs, got {_pair!r}"
+        )
+    WEBCARE_ROLE_DEPARTMENTS.setdefault(_role.strip(), []).append(_department.strip())
+WEBCARE_RESTRICTED_DEPARTMENTS = envlist("WEBCARE_RESTRICTED_DEPARTMENTS", "security")
+# An agent may take over a colleague's case while that colleague is away or inactive.
+WEBCARE_TAKE_OVER_FROM_AWAY = envbool("WEBCARE_TAKE_OVER_FROM_AWAY", "true")
+
+# Every handler redacts (webcare/logging.py): survey tokens in paths, credentials
+# and e-mail addresses never reach a log. "django" and "django.server" are named so
+# Django's own handlers (which bypass the root's) are replaced by this one.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "webcare.logging.RedactFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# Workers keep this configuration (and its redaction) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -444,6 +528,39 @@ WEBCARE_SOURCE_FAILURE_ALERT_AFTER = envint("WEBCARE_SOURCE_FAILURE_ALERT_AFTER"
 # --- REST API for the CRM -------------------------------------------------------
 # Webhook retries wait this long, doubling per attempt (up to an hour).
 WEBCARE_WEBHOOK_BACKOFF_SECONDS = envint("WEBCARE_WEBHOOK_BACKOFF_SECONDS", "30")
+# Failed token authentications per client address before that address is refused
+# (429) for the rest of the period, even with a valid token: "20/min", "100/hour".
+WEBCARE_API_AUTH_FAILURES = os.environ.get("WEBCARE_API_AUTH_FAILURES", "20/min")
+if not re.fullmatch(
+    r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", WEBCARE_API_AUTH_FAILURES
+):
+    raise ImproperlyConfigured(
+        "WEBCARE_API_AUTH_FAILURES must be like 20/min (per s, min, hour or day)"
+    )
+
+# --- Client addresses and failed logins -------------------------------------------
+# Our own reverse proxies (addresses or CIDRs). X-Forwarded-For is believed only from
+# these, read from the right (webcare.net.client_ip); empty: REMOTE_ADDR is the client.
+WEBCARE_TRUSTED_PROXIES = envlist("WEBCARE_TRUSTED_PROXIES")
+for _proxy in WEBCARE_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WEBCARE_TRUSTED_PROXIES: {_proxy!r} is not an address or network"
+        ) from None
+# django-axes on the admin login. Locked per username *and* address: by username alone
+# anyone could lock the whole (small) team out; by address alone one office NAT would.
+AXES_ENABLED = envbool("AXES_ENABLED", "true")
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A lockout ends when the page says it does, however often the guesser keeps trying.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "webcare.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "webcare.logins.lockout_response"
+AXES_VERBOSE = False  # no banner at every manage.py run
 
 # --- Requests to URLs staff and API clients choose (sources, webhooks) -----------
 # Loopback, private, link-local, CGNAT and other non-public addresses are refused

@@ -32,6 +32,7 @@ from cases.admin.mentions import MentionAdmin
 from cases.admin.queue import QueueFilter
 from cases.admin.team import (
     AgentAdmin,
+    DepartmentMembershipAdmin,
     HolidayAdmin,
     ServiceTargetAdmin,
     TeamAdmin,
@@ -56,6 +57,7 @@ __all__ = [
     "CaseEventInline",
     "CommitmentAdmin",
     "CommitmentInline",
+    "DepartmentMembershipAdmin",
     "EscalationAdmin",
     "EscalationInline",
     "HolidayAdmin",

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from cases import services
+from cases import access, services
 from cases.admin.case_inlines import (
     CaseEventInline,
     CommitmentInline,
@@ -146,8 +146,11 @@ class CaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         now = timezone.now()
+        # Only the escalations this user may see are counted (cases/access.py).
         open_escalations = (
-            Escalation.objects.filter(case=OuterRef("pk"))
+            access.escalations_visible_to(
+                request.user, Escalation.objects.filter(case=OuterRef("pk"))
+            )
             .exclude(status=EscalationStatus.RESOLVED)
             .order_by()
             .values("case")

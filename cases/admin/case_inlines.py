@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from cases import access
 from cases.admin.common import due_badge
 from cases.forms import (
     NewCommitmentForm,
@@ -129,6 +130,12 @@ class EscalationInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
     extra = 0
 
+    def get_queryset(self, request):
+        # The same escalations as the department inbox shows this person.
+        return access.escalations_visible_to(
+            request.user, super().get_queryset(request)
+        )
+
     @admin.display(description="acknowledge by")
     def acknowledge_by(self, obj):
         return due_badge(
@@ -172,4 +179,5 @@ class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "audit trail"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
+        rows = super().get_queryset(request).select_related("actor")
+        return access.events_visible_to(request.user, rows)

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases import services
 from cases.admin.common import _action_form_page
 from cases.forms import AddToCaseForm
 from cases.services import CaseError
 from sources import admin as sources_admin
-from sources.models import Mention
+from sources.models import Author, Mention
+from sources.services import mention_reattribute
+from webcare.errors import ServiceError
+
+
+class ReattributeForm(forms.Form):
+    author = forms.ModelChoiceField(
+        queryset=Author.objects.all(),
+        label=gettext_lazy("Author"),
+        help_text=gettext_lazy("Who really wrote it (the author's id, or look up)."),
+        widget=ForeignKeyRawIdWidget(
+            Mention._meta.get_field("author").remote_field, admin.site
+        ),
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Why, for the audit trail (required)."),
+    )
+
 
 # --- Mentions: joining a case by hand ---------------------------------------------
 
@@ -18,7 +42,7 @@ class MentionAdmin(sources_admin.MentionAdmin):
     """The sources app's mention pages, plus the "Add to case" action (through
     case_add_mention). Registered here because cases builds on sources."""
 
-    actions = (*sources_admin.MentionAdmin.actions, "add_to_case")
+    actions = (*sources_admin.MentionAdmin.actions, "add_to_case", "reattribute")
 
     def has_add_to_case_permission(self, request):
         return request.user.has_perm("cases.change_case")
@@ -47,6 +71,52 @@ class MentionAdmin(sources_admin.MentionAdmin):
                 added.append(f"#{mention.pk} to case #{joined.pk}")
         if added:
             self.message_user(request, "Added " + ", ".join(added) + ".")
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+        return None
+
+    def has_reattribute_permission(self, request):
+        return request.user.has_perm("sources.change_mention")
+
+    @admin.action(
+        description=gettext_lazy("Re-attribute to another author…"),
+        permissions=("reattribute",),
+    )
+    def reattribute(self, request, queryset):
+        """Correct who wrote the mentions, with a reason, through the service
+        (which logs it on the mention and in the case's trail)."""
+        form = ReattributeForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return _action_form_page(
+                self,
+                request,
+                queryset,
+                form=form,
+                title=_("Re-attribute mentions"),
+                action="reattribute",
+            )
+        done, errors = [], []
+        for mention in queryset.order_by("pk"):
+            try:
+                mention_reattribute(
+                    mention=mention,
+                    author=form.cleaned_data["author"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ServiceError as error:
+                errors.append(
+                    _("Mention #%(mention)s: %(error)s")
+                    % {"mention": mention.pk, "error": error}
+                )
+            else:
+                done.append(f"#{mention.pk}")
+        if done:
+            self.message_user(
+                request,
+                _("Re-attributed to %(author)s: %(mentions)s.")
+                % {"author": form.cleaned_data["author"], "mentions": ", ".join(done)},
+            )
         for error in errors:
             self.message_user(request, error, messages.ERROR)
         return None

@@ -8,7 +8,15 @@ from django.db.models import Count, Q
 from cases import services
 from cases.admin.common import _run_per_object, badge
 from cases.forms import TeamAdminForm
-from cases.models import ACTIVE_STATUSES, Agent, Holiday, ServiceTarget, Team, Topic
+from cases.models import (
+    ACTIVE_STATUSES,
+    Agent,
+    DepartmentMembership,
+    Holiday,
+    ServiceTarget,
+    Team,
+    Topic,
+)
 from webcare.admin_mixins import SaveChangedFieldsMixin
 
 # --- Staffing, targets and hours ---------------------------------------------------
@@ -43,8 +51,8 @@ class TeamAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
 
 @admin.register(Agent)
 class AgentAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
-    list_display = ("__str__", "team", "availability", "active_cases")
-    list_filter = ("team", "is_available")
+    list_display = ("__str__", "team", "availability", "is_team_lead", "active_cases")
+    list_filter = ("team", "is_available", "is_team_lead")
     list_select_related = ("user", "team")
     search_fields = ("user__username", "user__first_name", "user__last_name")
     autocomplete_fields = ("team",)
@@ -129,3 +137,16 @@ class HolidayAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
     list_display = ("date", "name")
     date_hierarchy = "date"
     search_fields = ("name",)
+
+
+@admin.register(DepartmentMembership)
+class DepartmentMembershipAdmin(admin.ModelAdmin):
+    """Who works for which department, besides the role defaults
+    (WEBCARE_ROLE_DEPARTMENTS): managers keep it (cases/access.py)."""
+
+    list_display = ("user", "department", "created_at")
+    list_filter = ("department",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    autocomplete_fields = ("user",)
+    fields = ("user", "department")

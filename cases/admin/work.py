@@ -8,7 +8,7 @@ from django.db.models import When
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from cases import services
+from cases import access, services
 from cases.admin.common import _action_form_page, _run_per_object, due_badge
 from cases.forms import NewCommitmentForm, ResolveEscalationActionForm
 from cases.models import (
@@ -61,10 +61,14 @@ class EscalationAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The changelist skips list_select_related once a select_related is set.
-        return (
+        # Only what this person may see (a restricted department's escalations:
+        # its members, managers and the people on the case); a hidden one is
+        # absent from the list and its page.
+        return access.escalations_visible_to(
+            request.user,
             super()
             .get_queryset(request)
-            .select_related("case", "requested_by", "acknowledged_by", "resolved_by")
+            .select_related("case", "requested_by", "acknowledged_by", "resolved_by"),
         )
 
     def get_ordering(self, request):
@@ -294,3 +298,6 @@ class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("case", "actor")
     search_fields = ("case__subject", "actor_label")
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return access.events_visible_to(request.user, super().get_queryset(request))

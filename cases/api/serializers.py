@@ -193,7 +193,10 @@ class AssignSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="An agent's user id; null unassigns. Leave out with "
-        "`automatic: true` to pick the least-loaded available agent of the team.",
+        "`automatic: true` to pick the least-loaded available agent of the team. "
+        "A staff session moves a case assigned to someone else only as a manager, "
+        "the lead of the case's team, or while the assignee is away (403 "
+        "otherwise).",
     )
     automatic = serializers.BooleanField(default=False)
 
@@ -209,8 +212,9 @@ class ReplyRecordSerializer(serializers.Serializer):
     agent = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True, agent__isnull=False),
         required=False,
-        help_text="The agent who sent the reply (required for API clients; staff "
-        "default to themselves).",
+        help_text="The agent who sent the reply (required for API clients). A "
+        "staff session records its own replies: leave it out or give yourself; "
+        "anyone else is refused (403).",
     )
     text = serializers.CharField(max_length=10000)
     channel = serializers.ChoiceField(

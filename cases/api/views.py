@@ -14,7 +14,7 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cases import services
+from cases import access, services
 from cases.api.filters import CaseEventFilter, CaseFilter, EscalationFilter
 from cases.api.serializers import (
     AgentSerializer,
@@ -323,7 +323,9 @@ class CaseViewSet(
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
         case = self.get_object()
-        rows = CaseEvent.objects.filter(case=case).order_by("sync_position", "id")
+        rows = access.events_visible_to(
+            request.user, CaseEvent.objects.filter(case=case)
+        ).order_by("sync_position", "id")
         return paginated(request, rows, CaseEventSerializer)
 
 
@@ -338,9 +340,19 @@ class CaseEventViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["actor_label"]
     ordering_fields = ["sync_position", "created_at", "id"]
 
+    def get_queryset(self):
+        # An escalation's trail entries follow the escalation's record rule.
+        return access.events_visible_to(self.request.user, super().get_queryset())
+
 
 @extend_schema_view(
-    list=extend_schema(summary="Escalations"),
+    list=extend_schema(
+        summary="Escalations",
+        description="Escalations of restricted departments "
+        "(`WEBCARE_RESTRICTED_DEPARTMENTS`, security by default) are listed only to "
+        "staff involved: the department's members, managers, who requested it and "
+        "the case's assignee; never to API clients.",
+    ),
     retrieve=extend_schema(summary="One escalation"),
 )
 class EscalationViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -349,6 +361,11 @@ class EscalationViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = EscalationFilter
     search_fields = ["reason", "case__subject"]
     ordering_fields = ["sync_position", "requested_at", "id"]
+
+    def get_queryset(self):
+        # Record rules (cases/access.py): a restricted department's escalations
+        # are hidden from other staff and from every API client (a 404 here).
+        return access.escalations_visible_to(self.request.user, super().get_queryset())
 
     def _input(self, serializer_class):
         serializer = serializer_class(data=self.request.data)

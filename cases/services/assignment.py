@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from cases import events
+from cases import access, events
 from cases.models import ACTIVE_STATUSES, Agent, Case, CaseEvent, CaseStatus, EventKind
 from cases.services.common import (
     CaseError,
@@ -24,6 +25,19 @@ from cases.services.common import (
 from webcare import bus
 
 # --- Assignment --------------------------------------------------------------------
+
+
+def _check_take_over(case: Case, actor) -> None:
+    """A colleague's case is taken or moved only by who may (cases/access.py)."""
+    if access.may_take_over(actor, case):
+        return
+    raise CasePermissionDenied(
+        _(
+            "%(name)s may not take or move case #%(case)s: it is assigned to "
+            "%(assignee)s. Ask them, the team lead or a manager."
+        )
+        % {"name": _name(actor), "case": case.pk, "assignee": _name(case.assignee)}
+    )
 
 
 def _assign(case: Case, assignee, *, now, actor, actor_label, automatic=False) -> Case:
@@ -42,6 +56,7 @@ def _assign(case: Case, assignee, *, now, actor, actor_label, automatic=False) -
     new_id = assignee.pk if assignee is not None else None
     if case.assignee_id == new_id:
         return case
+    _check_take_over(case, actor)
     old_id = case.assignee_id
     case.assignee = assignee
     if assignee is not None and case.status == CaseStatus.NEW:
@@ -95,6 +110,8 @@ def case_assign_automatically(*, case: Case, actor=None, actor_label: str = "") 
         # two staff at once): that answers this request too. Assigning again would
         # move the case on to the next agent.
         return case
+    # Refused as such, before "nobody is available" could hide the refusal.
+    _check_take_over(case, actor)
     team = case.team or _default_team()
     # Lock the team's agents so that two assignments at once see each other's load.
     list(Agent.objects.select_for_update().filter(team=team).values_list("pk"))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from cases import events, notifications
+from cases import access, events, notifications
 from cases.business_hours import add_business_time
 from cases.models import Case, CaseStatus, Escalation, EscalationStatus
 from cases.selectors import service_target_for, team_schedule
 from cases.services.common import (
     CaseError,
+    CasePermissionDenied,
     InvalidTransition,
     _actor_id,
     _check_permission,
     _lock,
+    _name,
     _refresh_next_due,
     _set_status,
 )
@@ -90,6 +93,26 @@ def _lock_escalation(escalation: Escalation) -> Escalation:
     )
 
 
+def _check_department(escalation: Escalation, actor, actor_label: str) -> None:
+    """Only the department's members and managers acknowledge and resolve; API
+    clients not in a restricted department (cases/access.py)."""
+    if access.may_handle_escalation(actor, escalation, actor_label=actor_label):
+        return
+    department = escalation.get_department_display()
+    if actor is None:
+        raise CasePermissionDenied(
+            _("API clients may not handle escalations to %(department)s.")
+            % {"department": department}
+        )
+    raise CasePermissionDenied(
+        _(
+            "%(name)s may not handle escalations to %(department)s: only the "
+            "department's members and managers may."
+        )
+        % {"name": _name(actor), "department": department}
+    )
+
+
 @transaction.atomic
 def escalation_acknowledge(
     *, escalation: Escalation, actor=None, actor_label: str = "", note: str = ""
@@ -97,6 +120,7 @@ def escalation_acknowledge(
     """The department has seen the escalation and takes it on."""
     _check_permission(actor, "change_escalation")
     escalation = _lock_escalation(escalation)
+    _check_department(escalation, actor, actor_label)
     if escalation.status != EscalationStatus.OPEN:
         raise InvalidTransition(
             f"This escalation is already {escalation.get_status_display().lower()}."
@@ -125,6 +149,7 @@ def escalation_resolve(
     if not note:
         raise CaseError("Say how the escalation was resolved.")
     escalation = _lock_escalation(escalation)
+    _check_department(escalation, actor, actor_label)
     case = _lock(escalation.case)
     if escalation.status == EscalationStatus.RESOLVED:
         raise InvalidTransition("This escalation is already resolved.")

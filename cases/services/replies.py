@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases import events
 from cases.models import ACTIVE_STATUSES, Agent, Case, CaseStatus, Note, Reply
@@ -35,10 +36,20 @@ def case_reply(
 ) -> Reply:
     """Record the team's answer, signed with the agent's first name.
 
-    The first reply sets the case's first-response time; an unassigned case goes
-    to the agent who answered. Posting it on the platform is the channel's job.
+    A person records only their own replies: the agent is the actor. API clients
+    and tasks (no actor) name the agent who sent it. The first reply sets the
+    case's first-response time; an unassigned case goes to the agent who
+    answered. Posting it on the platform is the channel's job.
     """
     _check_permission(actor, "reply_case")
+    if actor is not None and agent is not None and agent.pk != actor.pk:
+        raise CasePermissionDenied(
+            _(
+                "%(name)s may not record a reply signed by %(agent)s: a reply is "
+                "signed by who records it."
+            )
+            % {"name": _name(actor), "agent": _name(agent)}
+        )
     if agent is None or not agent.is_active or not agent.has_perm("cases.reply_case"):
         who = _name(agent) if agent is not None else "Nobody"
         raise CasePermissionDenied(f"{who} may not reply to cases.")

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cases import events
 from cases.models import ACTIVE_STATUSES, Case, Topic
+from cases.services.assignment import _check_take_over
 from cases.services.common import (
     UPDATABLE_FIELDS,
     CaseError,
@@ -41,6 +42,10 @@ def case_update(*, case: Case, actor=None, actor_label: str = "", **fields) -> C
             f"These fields cannot be changed here: {', '.join(sorted(unknown))}."
         )
     case = _lock(case)
+    if "team" in fields and _json_value(fields["team"]) != case.team_id:
+        # A colleague's case changes team only with the right to move it: otherwise
+        # the lead of any team could move it into their team and then take it.
+        _check_take_over(case, actor)
     now = timezone.now()
     changes: dict[str, list] = {}
     if "topics" in fields:

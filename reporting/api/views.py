@@ -32,7 +32,7 @@ from reporting.api.serializers import (
 )
 from reporting.models import Survey, SurveyChannel, SurveyStatus
 from reporting.selectors import BusinessClock, nps_figures
-from reporting.services import survey_link
+from reporting.services import COPY_PERMISSION, survey_link_copy
 from sources.models import Mention
 from webcare.api.filters import Choices, IdFilter, datetime_range
 from webcare.api.views import ERROR_RESPONSES, ApiViewSetMixin
@@ -67,24 +67,29 @@ class SurveyViewSet(ApiViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = SurveyFilter
     search_fields = ["comment", "subject"]
     ordering_fields = ["sync_position", "created_at", "id"]
-    # The link lets anyone answer as the customer: only for clients that send it.
+    # The link lets anyone answer as the customer: only for clients that send it,
+    # and for staff who may copy it (never the rated agent: the service checks).
     required_scopes = {"link": "write"}
-    staff_permissions = {"link": ("reporting.change_survey",)}
+    staff_permissions = {"link": (COPY_PERMISSION,)}
 
     @extend_schema(
         summary="The customer's personal survey link",
         description="For a CRM that sends the survey itself, e.g. in a private "
-        "message. Treat it as a secret: whoever has it can answer.",
+        "message. Treat it as a secret: whoever has it can answer. Every fetch is "
+        "recorded on the case (a `survey_link_copied` event with the client's name); "
+        "a cancelled or expired survey answers 409, and a staff session of an agent "
+        "who helped on the case 403.",
         responses={200: SurveyLinkSerializer, **ERROR_RESPONSES},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def link(self, request, pk=None):
         survey = self.get_object()
+        url = survey_link_copy(survey=survey, via="api", **self.actor())
         return Response(
             {
                 "survey": survey.pk,
                 "case": survey.case_id,
-                "url": survey_link(survey=survey),
+                "url": url,
                 "status": survey.status,
             }
         )

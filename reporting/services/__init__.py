@@ -5,12 +5,22 @@ link the CRM or an agent sends in a private message), reminded once, and expires
 A detractor's answer opens a follow-up for the team. Events are written on the case.
 
 The code is split by concern: surveys (errors, constants, links, timing), scheduling
-(scheduling, cancelling, resend, opt-out), delivery, answering and summary. Callers
+(scheduling, cancelling, resend, opt-out), delivery, links (handing out the
+personal link), answering and summary. Callers
 import from `reporting.services`, which re-exports the public names below.
 """
 
 from reporting.services.answering import survey_answer
 from reporting.services.delivery import survey_deliver, survey_expire_due
+from reporting.services.links import (
+    COPY_PERMISSION,
+    SURVEY_LINK_COPIED,
+    SurveyLinkClosed,
+    SurveyLinkRefused,
+    survey_link_copy,
+    survey_link_refusal,
+    survey_rated_user_ids,
+)
 from reporting.services.scheduling import (
     survey_cancel,
     survey_cancel_for_case,
@@ -39,6 +49,13 @@ from reporting.services.surveys import (
 )
 
 __all__ = [
+    "COPY_PERMISSION",
+    "SURVEY_LINK_COPIED",
+    "SurveyLinkClosed",
+    "SurveyLinkRefused",
+    "survey_link_copy",
+    "survey_link_refusal",
+    "survey_rated_user_ids",
     "DEFAULT_LANGUAGE",
     "DELIVERED_STATUSES",
     "EXCLUDED_CLOSE_REASONS",

@@ -6,6 +6,7 @@ polls store each mention once. Posts are hostile text: they are cleaned of what
 the database refuses (NUL bytes, lone surrogates), capped, and never trusted.
 """
 
+from .authors import mention_reattribute
 from .health import HealthReport, source_check_health
 from .mentions import StoreResult, mentions_store
 from .polling import PollResult, source_poll, source_poll_request, source_reserve_due
@@ -14,6 +15,7 @@ __all__ = [
     "HealthReport",
     "PollResult",
     "StoreResult",
+    "mention_reattribute",
     "mentions_store",
     "source_check_health",
     "source_poll",

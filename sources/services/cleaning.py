@@ -16,6 +16,10 @@ from ..models import Source
 
 # PositiveIntegerField holds at most this on every backend.
 MAX_COUNTER = 2_147_483_647
+# No platform nests a post deeper than this; a record nested ~900 deep (hostile)
+# passed the store and then broke every page that printed it (recursion limit).
+RAW_MAX_DEPTH = 50
+TOO_DEEP = f"[nested deeper than {RAW_MAX_DEPTH} levels: removed]"
 # What PostgreSQL refuses in text and jsonb: NUL, and lone UTF-16 surrogates.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
@@ -80,25 +84,59 @@ def _storable_raw(raw: Any) -> tuple[dict, str]:
     """The platform's original record, as JSON the database takes, and a note."""
     if not isinstance(raw, dict):
         raw = {"value": raw} if raw not in (None, "") else {}
+    too_deep = _json_depth(raw) > RAW_MAX_DEPTH
     try:
-        dumped = json.dumps(raw, ensure_ascii=False)
+        dumped = "" if too_deep else json.dumps(raw, ensure_ascii=False)
         # The fast path: nothing to clean (no NUL, no lone surrogate).
-        clean = "\\u0000" not in dumped and not _UNSTORABLE.search(dumped)
+        clean = not too_deep
+        clean = clean and "\\u0000" not in dumped and not _UNSTORABLE.search(dumped)
     except (TypeError, ValueError):
         dumped, clean = "", False
     note = ""
     if not clean:
+        # Also cuts what is nested too deeply: the rest of the record is kept.
         raw = _storable_json(raw)
         dumped = json.dumps(raw, ensure_ascii=False)
-        note = "cleaned"
+        note = f"cut: nested deeper than {RAW_MAX_DEPTH} levels" if too_deep else ""
+        note = note or "cleaned"
     if len(dumped) > int(settings.WEBCARE_MENTION_MAX_RAW):
         return {}, f"dropped: {len(dumped)} characters"
     return raw, note
 
 
+def raw_json_text(stored: str, *, limit: int) -> str:
+    """A raw record (its JSON text as stored) indented for people, at most `limit`
+    characters. Parts nested too deeply (stored before ingest bounded the depth)
+    are shown as removed; a text too deep for Python to read is shown as it is."""
+    try:
+        raw = json.loads(stored)
+    except RecursionError:
+        return f"{TOO_DEEP}\n{stored}"[:limit]
+    if _json_depth(raw) > RAW_MAX_DEPTH:
+        raw = _storable_json(raw)
+    return json.dumps(raw, indent=2, ensure_ascii=False)[:limit]
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply a JSON value nests, counted up to RAW_MAX_DEPTH + 1 (iterative:
+    a value deeper than Python's recursion limit is measured like any other)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list | tuple):
+            if depth + 1 > RAW_MAX_DEPTH:
+                return depth + 1
+            deepest = max(deepest, depth + 1)
+            stack.extend((item, depth + 1) for item in value)
+    return deepest
+
+
 def _storable_json(value: Any, depth: int = 0) -> Any:
-    if depth > 50:
-        return None
+    if depth >= RAW_MAX_DEPTH and isinstance(value, dict | list | tuple):
+        return TOO_DEEP
     if isinstance(value, dict):
         return {
             _storable(str(key)): _storable_json(item, depth + 1)

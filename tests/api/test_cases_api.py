@@ -131,9 +131,11 @@ def test_assign_reply_escalate_resolve_reopen_close(crm, agent):
     case.refresh_from_db()
     assert case.status == "open" and case.first_response_at is not None
 
+    # Not security: a restricted department's escalations are hidden from API
+    # clients (tests/api/test_permission_matrix.py).
     response = crm.post(
         f"{CASES}{case.pk}/escalate/",
-        {"department": "security", "reason": "Phishing-sms"},
+        {"department": "customer_service", "reason": "Pas blokkeren"},
         format="json",
     )
     assert response.status_code == 201, response.content

@@ -181,9 +181,11 @@ OPERATIONS = {
         {"agent", "manager"},
         _priority_changed,
     ),
+    # Signed by who records it (naming someone else: tests/cases/
+    # test_record_permissions.py).
     "reply": Operation(
         lambda case, user, agent: services.case_reply(
-            case=case, agent=agent, text="Hoi!", actor=user
+            case=case, agent=user, text="Hoi!", actor=user
         ),
         {"agent", "manager"},
         _replied,
@@ -213,14 +215,15 @@ OPERATIONS = {
         lambda case, user, agent: services.escalation_acknowledge(
             escalation=_open_escalation(case, agent), actor=user
         ),
-        {"manager", "spokesperson", "customer_service"},
+        # A PR escalation: its department (spokespeople) and managers.
+        {"manager", "spokesperson"},
         _escalation(EscalationStatus.ACKNOWLEDGED, EventKind.ESCALATION_ACKNOWLEDGED),
     ),
     "resolve_escalation": Operation(
         lambda case, user, agent: services.escalation_resolve(
             escalation=_open_escalation(case, agent), note="Answered.", actor=user
         ),
-        {"manager", "spokesperson", "customer_service"},
+        {"manager", "spokesperson"},
         _escalation(EscalationStatus.RESOLVED, EventKind.ESCALATION_RESOLVED),
     ),
     "resolve": Operation(

@@ -4,13 +4,14 @@ page runs a query per row: the query count is the same for few rows and for many
 from datetime import date, timedelta
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Commitment, Holiday, ServiceTarget
+from cases.models import Commitment, DepartmentMembership, Holiday, ServiceTarget
 from reporting.models import DailySummary
 from sources.models import EngagementRule, ReachSample, TriageRun
 from tests.factories import (
@@ -57,6 +58,7 @@ def populate(count: int, offset: int) -> None:
         Commitment.objects.create(
             case=case, owner=agent.user, description="Call back", due_at=now
         )
+        DepartmentMembership.objects.create(user=agent.user, department="security")
         SurveyFactory(case=case, score=n % 11)
         client = ApiClient.objects.create(
             name=f"crm{n}",
@@ -87,6 +89,19 @@ def populate(count: int, offset: int) -> None:
         Notice.objects.create(
             kind="source_health", subject=f"notice {n}", body="-", recipients=["t@x"]
         )
+        # django-axes: failed admin logins and the login log.
+        login = {
+            "username": f"guess{n}",
+            "ip_address": "198.51.100.7",
+            "user_agent": "ua",
+            "http_accept": "*/*",
+            "path_info": "/admin/login/",
+        }
+        AccessAttempt.objects.create(
+            **login, get_data="", post_data="", failures_since_start=n + 1
+        )
+        AccessFailureLog.objects.create(**login, locked_out=n > 4)
+        AccessLog.objects.create(**login)
     for priority in ("low", "normal", "high", "urgent"):
         ServiceTarget.objects.get_or_create(
             priority=priority,

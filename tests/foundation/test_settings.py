@@ -30,6 +30,8 @@ def test_production_settings_pass_check_deploy():
         DEBUG="false",
         SECRET_KEY="x" * 60 + "-test-only-secret-with-enough-entropy-0123456789",
         ALLOWED_HOSTS="webcare.example.com",
+        # Production refuses to start without a mail server (test_log_redaction.py).
+        EMAIL_HOST="smtp.example.com",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

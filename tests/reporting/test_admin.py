@@ -106,15 +106,20 @@ def test_an_agent_sees_surveys_but_cannot_act(client):
     assert survey.status == SurveyStatus.SENT
 
 
-def test_the_personal_link_is_shown_for_a_link_survey_only(manager_client):
+def test_the_personal_link_is_never_shown_only_the_copy_button(manager_client):
     link = sent_survey(channel=SurveyChannel.LINK, email="")
     page = manager_client.get(f"/admin/reporting/survey/{link.pk}/change/")
-    assert f"/s/{link.token}/" in page.content.decode()
+    html = page.content.decode()
+    assert f"/s/{link.token}/" not in html
+    assert f"/admin/reporting/survey/{link.pk}/copy-link/" in html
     email = sent_survey(
         case=resolved_case(customer=AuthorFactory(email="b@example.com"))
     )
     page = manager_client.get(f"/admin/reporting/survey/{email.pk}/change/")
     assert f"/s/{email.token}/" not in page.content.decode()
+    assert f"/admin/reporting/survey/{email.pk}/copy-link/" not in (
+        page.content.decode()
+    )
 
 
 def test_the_inline_shows_the_survey_of_a_case(rf):
@@ -125,4 +130,5 @@ def test_the_inline_shows_the_survey_of_a_case(rf):
     formset = inline.get_formset(request, obj=survey.case)(instance=survey.case)
     assert [form.instance for form in formset.forms] == [survey]
     assert inline.has_add_permission(request, obj=survey.case) is False
-    assert f"/s/{survey.token}/" in inline.personal_link(survey)
+    assert f"/s/{survey.token}/" not in inline.personal_link(survey)
+    assert "copy-link" in inline.personal_link(survey)

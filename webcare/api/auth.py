@@ -3,13 +3,23 @@
 A CRM authenticates with `Authorization: Bearer <token>` (or `Token <token>`). Only the
 SHA-256 of a token is stored; the lookup is by that hash, so comparing secrets never
 happens in Python and the time taken says nothing about how much of a token matched.
+
+Failed token authentications are counted per client address: past
+WEBCARE_API_AUTH_FAILURES the address is answered 429 for the rest of the period,
+before any token is looked up, so a guesser can make neither progress nor the
+database work. The address is locked, not a token: a wrong token cannot be told
+apart from a guessed one, and a CRM elsewhere goes on working.
 """
 
+import math
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -19,6 +29,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
 from webcare.api.models import ApiClient, ApiScope, hash_token
+from webcare.net import throttle_key
 
 TOKEN_PREFIX_LENGTH = 8
 # A token is "wc_" and 43 URL-safe characters (32 random bytes); anything else is not
@@ -26,6 +37,7 @@ TOKEN_PREFIX_LENGTH = 8
 TOKEN_PATTERN = re.compile(r"^wc_[A-Za-z0-9_-]{43}$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 KEYWORDS = (b"bearer", b"token")
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def new_token() -> str:
@@ -87,11 +99,72 @@ class ApiClientUser:
         return self.actor_label
 
 
+def auth_failure_rate() -> tuple[int, int]:
+    """WEBCARE_API_AUTH_FAILURES ("20/min") as (failures, seconds); read per call."""
+    count, period = settings.WEBCARE_API_AUTH_FAILURES.split("/")
+    return int(count), PERIODS[period[0]]
+
+
+class AuthFailureLock:
+    """Failed token authentications of one client address, in the throttles' cache.
+
+    A fixed window counted with the cache's atomic incr (Redis INCR), so concurrent
+    guesses are all counted; reaching the limit locks the address for one period
+    from then, so Retry-After tells the truth.
+    """
+
+    prefix = "api-auth-failures"
+
+    def __init__(self, request):
+        self.address = throttle_key(request) or "unknown"
+        self.limit, self.period = auth_failure_rate()
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:{name}:{self.address}"
+
+    def wait(self) -> int | None:
+        """Seconds the address is still locked, or None."""
+        until = cache.get(self._key("locked"))
+        if until is None:
+            return None
+        return max(1, math.ceil(until - time.time()))
+
+    def record_failure(self) -> None:
+        now = time.time()
+        window = int(now // self.period)
+        key = self._key(f"count:{window}")
+        cache.add(key, 0, timeout=self.period * 2)
+        try:
+            failures = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=self.period * 2)
+            failures = 1
+        if failures >= self.limit:
+            cache.set(self._key("locked"), now + self.period, timeout=self.period)
+
+
+class AuthenticationThrottled(exceptions.Throttled):
+    default_detail = "Too many failed authentications from this address."
+    default_code = "authentication_throttled"
+
+
 class ApiClientAuthentication(BaseAuthentication):
     def authenticate(self, request):
         header = get_authorization_header(request).split()
         if not header or header[0].lower() not in KEYWORDS:
             return None
+        lock = AuthFailureLock(request)
+        # Before anything else, even a valid token: the address is locked.
+        wait = lock.wait()
+        if wait is not None:
+            raise AuthenticationThrottled(wait=wait)
+        try:
+            return self._authenticate(header)
+        except exceptions.AuthenticationFailed:
+            lock.record_failure()
+            raise
+
+    def _authenticate(self, header: list[bytes]):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 "Invalid Authorization header: expected 'Bearer <token>'."
@@ -204,7 +277,7 @@ class ApiClientRateThrottle(SimpleRateThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:
-            ident = self.get_ident(request)
+            ident = throttle_key(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 

@@ -4,6 +4,10 @@ The key is claimed (committed) before the work starts, so a concurrent duplicate
 it and gets 409. The work and the stored answer commit together: if the process dies
 half-way nothing was done and, after STALE, the key may be claimed again. Only
 successful answers are kept; after an error the client may retry with the same key.
+
+A secret is shown once and never kept: an endpoint whose answer carries one (a
+webhook's signing secret) names its field in `secret_fields`; the stored answer,
+and so every replay, has null there. The client finds what it created, not the key.
 """
 
 import hashlib
@@ -112,10 +116,20 @@ def _claim(*, client, key: str, request_fingerprint: str) -> IdempotencyKey | Re
     )
 
 
-def idempotent(view_method):
-    """Decorate a ViewSet method (create or a POST action) to honour Idempotency-Key.
+def without_secrets(body, secret_fields: tuple[str, ...]):
+    """The answer as it is stored: each secret field (top level) set to null."""
+    if not secret_fields or not isinstance(body, dict):
+        return body
+    return {key: None if key in secret_fields else value for key, value in body.items()}
+
+
+def idempotent(view_method=None, *, secret_fields: tuple[str, ...] = ()):
+    """Decorate a ViewSet method (create or a POST action) to honour Idempotency-Key;
+    `@idempotent` or `@idempotent(secret_fields=("secret",))`.
 
     Keys are per API client; staff sessions use the browsable API and send none."""
+    if view_method is None:
+        return lambda method: idempotent(method, secret_fields=tuple(secret_fields))
 
     @wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
@@ -137,7 +151,11 @@ def idempotent(view_method):
                 response = view_method(self, request, *args, **kwargs)
                 if not 200 <= response.status_code < 300:
                     raise _NotStored(response)
-                body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+                body = json.loads(
+                    json.dumps(
+                        without_secrets(response.data, secret_fields), cls=JSONEncoder
+                    )
+                )
                 IdempotencyKey.objects.filter(pk=claimed.pk).update(
                     response_status=response.status_code, response_body=body
                 )

@@ -15,6 +15,7 @@ behind the cursor of none. Other orders are for browsing, not for syncing.
 import base64
 import binascii
 import json
+from datetime import UTC
 
 from django.db import models
 from django.db.models import Q
@@ -24,9 +25,13 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from webcare.middleware import UNSTORABLE
 from webcare.sync import settled
 
 SYNC_ORDERING = ("sync_position", "id")
+# Longer than any cursor we hand out (ids, times, a name of 300 escaped characters).
+MAX_CURSOR_LENGTH = 4000
+MAX_CURSOR_TEXT = 500
 # Before the sync position, cursors ran in the order of one of these.
 OLD_SYNC_ORDERINGS = (
     ["updated_at", "id"],
@@ -174,12 +179,15 @@ class SyncCursorPagination(BasePagination):
 
     @staticmethod
     def _decode(cursor: str, model, ordering) -> list:
+        # A cursor is the client's input like any other: forged, it is a 400.
         invalid = ValidationError({"cursor": ["Invalid cursor."]})
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise invalid
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             payload = json.loads(raw)
             names, values = payload["o"], payload["v"]
-        except (binascii.Error, ValueError, KeyError, TypeError):
+        except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
             raise invalid
         expected = [f"-{n}" if d else n for n, d in ordering]
         if names in OLD_SYNC_ORDERINGS and expected == list(SYNC_ORDERING):
@@ -203,7 +211,11 @@ class SyncCursorPagination(BasePagination):
             if isinstance(field, models.DateTimeField):
                 try:
                     moment = parse_datetime(value) if isinstance(value, str) else None
-                except ValueError:  # well-formed but impossible, e.g. month 13
+                    # In UTC: PostgreSQL refuses offsets beyond 15:59, and a time at
+                    # the edge of the calendar may have no UTC (year 0 or 10000).
+                    if moment is not None and moment.tzinfo is not None:
+                        moment = moment.astimezone(UTC)
+                except (ValueError, OverflowError):  # e.g. month 13, +99:00
                     raise invalid
                 if moment is None or moment.tzinfo is None:
                     raise invalid
@@ -215,7 +227,9 @@ class SyncCursorPagination(BasePagination):
                     raise invalid
                 parsed.append(value)
             else:
-                if not isinstance(value, str) or "\x00" in value:
+                if not isinstance(value, str) or UNSTORABLE.search(value):
+                    raise invalid
+                if len(value) > MAX_CURSOR_TEXT:
                     raise invalid
                 parsed.append(value)
         return parsed

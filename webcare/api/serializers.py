@@ -29,9 +29,10 @@ class WebhookSerializer(serializers.ModelSerializer):
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
-    """The answer to a registration: the only time the signing secret is shown."""
+    """The answer to a registration: the only time the signing secret is shown
+    (null in an Idempotency-Key replay)."""
 
-    secret = serializers.CharField(read_only=True)
+    secret = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta(WebhookSerializer.Meta):
         fields = [*WebhookSerializer.Meta.fields, "secret"]

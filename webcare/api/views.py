@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from webcare.api.auth import (
@@ -32,6 +32,7 @@ from webcare.api.auth import (
 from webcare.api.filters import NulSafeSearchFilter, WebhookDeliveryFilter
 from webcare.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from webcare.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from webcare.api.input import StorableJSONParser
 from webcare.api.models import ApiAuditEntry, Webhook, WebhookDelivery
 from webcare.api.pagination import SyncCursorPagination
 from webcare.api.serializers import (
@@ -81,20 +82,10 @@ def translate_service_error(exc: Exception) -> Exception:
     return exc
 
 
-class SafeJSONParser(JSONParser):
-    """JSON whose nesting is too deep for Python's parser is bad input, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON nested too deeply.")
-
-
 class ApiViewSetMixin:
     """What every endpoint of /api/v1/ shares."""
 
-    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+    parser_classes = [StorableJSONParser, FormParser, MultiPartParser]
     permission_classes = [ScopePermission]
     throttle_classes = [ApiClientRateThrottle]
     pagination_class = SyncCursorPagination
@@ -161,7 +152,9 @@ def paginated(request, rows, serializer_class) -> Response:
         description="The answer carries the signing `secret`, once. Each delivery is "
         "a POST with `X-Webcare-Signature: t=<unix time>,v1=<hex>`, where hex is "
         'HMAC-SHA256(secret, "<t>.<body>"). Failed deliveries are retried with '
-        "exponential backoff.",
+        "exponential backoff. A replay with the same Idempotency-Key answers with "
+        "the same webhook and `secret` null: the secret is never stored in a "
+        "replayable answer (delete and register again if it was lost).",
         request=WebhookSerializer,
         responses={201: WebhookCreatedSerializer, **ERROR_RESPONSES},
         parameters=[IDEMPOTENCY_PARAMETER],
@@ -212,7 +205,8 @@ class WebhookViewSet(
             )
         return client
 
-    @idempotent
+    # The secret is in this answer only: a replay gets the webhook with secret null.
+    @idempotent(secret_fields=("secret",))
     def create(self, request, *args, **kwargs):
         client = self._client()
         serializer = self.get_serializer(data=request.data)
