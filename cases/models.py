@@ -523,6 +523,7 @@ class EventKind(models.TextChoices):
     FOLLOW_UP = "follow_up", "Follow-up needed"
     MENTION_REATTRIBUTED = "mention_reattributed", _("Mention re-attributed")
     SURVEY_LINK_COPIED = "survey_link_copied", _("Survey link copied")
+    PERSON_ERASED = "person_erased", _("Personal data erased")
 
 
 class CaseEvent(models.Model):

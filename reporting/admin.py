@@ -1,15 +1,20 @@
+import json
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases import admin as cases_admin
 from cases.admin import CaseEventInline, report_outcome
 from cases.models import Case, CaseStatus
+from reporting.forms import PersonEraseForm
 from reporting.models import DailySummary, Survey, SurveyChannel
 from reporting.services import (
     COPY_PERMISSION,
@@ -20,7 +25,17 @@ from reporting.services import (
     survey_resend,
     survey_schedule_for_case,
 )
-from webcare.errors import StateConflict
+from reporting.services.privacy import (
+    ERASE_PERMISSION,
+    EXPORT_PERMISSION,
+    person_erase,
+    person_erase_preview,
+    person_export,
+    person_linked_authors,
+)
+from sources import admin as sources_admin
+from sources.models import Author
+from webcare.errors import ServiceError, StateConflict
 
 # Surveys are written by services only: staff read them and use the actions.
 SURVEY_FIELDS = (
@@ -294,3 +309,190 @@ class CaseAdmin(cases_admin.CaseAdmin):
 
 admin.site.unregister(Case)
 admin.site.register(Case, CaseAdmin)
+
+
+# --- A person's data: export and erasure, on the author page -------------------------
+
+
+ERASE_ROW_LABELS = {
+    "authors": _("accounts: identity replaced by a pseudonym"),
+    "mentions": _("posts: text, link and platform record removed"),
+    "cases": _("cases: subject and notes replaced"),
+    "replies": _("replies of the team: text removed"),
+    "notes": _("internal notes: text removed"),
+    "escalations": _("escalations: reason and notes removed"),
+    "commitments": _("commitments: description removed"),
+    "surveys": _("surveys: comment and address removed, score kept"),
+}
+
+
+class AuthorAdmin(sources_admin.AuthorAdmin):
+    """The sources app's author page, plus exporting and erasing the person's data
+    (every linked account, all apps): registered here because the data spans
+    cases and surveys, which sources may not know about. Only who holds the
+    permission (managers) sees the actions; nobody deletes an author."""
+
+    actions = (
+        *(sources_admin.AuthorAdmin.actions or ()),
+        "export_personal_data",
+        "erase_personal_data",
+    )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="sources_author_export",
+            ),
+            path(
+                "<path:object_id>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name="sources_author_erase",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and self._may_export_or_erase(request):
+            fields = (*fields, "personal_data")
+        return fields
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        # Last, once: Django appends read-only fields to the form's own.
+        if "personal_data" in fields:
+            fields.remove("personal_data")
+            fields.append("personal_data")
+        return fields
+
+    def has_export_data_permission(self, request, obj=None):
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+    def has_erase_data_permission(self, request, obj=None):
+        return request.user.has_perm(ERASE_PERMISSION)
+
+    def _may_export_or_erase(self, request) -> bool:
+        return self.has_export_data_permission(
+            request
+        ) or self.has_erase_data_permission(request)
+
+    @admin.display(description=_("personal data"))
+    def personal_data(self, obj: Author) -> str:
+        return format_html(
+            '<a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a>',
+            reverse("admin:sources_author_export", args=[obj.pk]),
+            gettext("Export personal data (JSON)"),
+            reverse("admin:sources_author_erase", args=[obj.pk]),
+            gettext("Erase personal data…"),
+        )
+
+    @admin.action(
+        permissions=["export_data"],
+        description=_("Export personal data (JSON download)"),
+    )
+    def export_personal_data(self, request, queryset):
+        author = self._one(request, queryset)
+        return self._export_response(request, author) if author else None
+
+    @admin.action(permissions=["erase_data"], description=_("Erase personal data…"))
+    def erase_personal_data(self, request, queryset):
+        author = self._one(request, queryset)
+        if author is None:
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:sources_author_erase", args=[author.pk])
+        )
+
+    def _one(self, request, queryset) -> Author | None:
+        # One request is about one person (and their linked accounts).
+        if queryset.count() != 1:
+            self.message_user(
+                request,
+                gettext("Choose one author: the request is about one person."),
+                messages.ERROR,
+            )
+            return None
+        return queryset.get()
+
+    def _export_response(self, request, author: Author) -> HttpResponse:
+        try:
+            export = person_export(author=author, actor=request.user)
+        except ServiceError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        response = HttpResponse(
+            json.dumps(export, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="person-{author.pk}.json"'
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def export_view(self, request, object_id):
+        author = self.get_object(request, unquote(object_id))
+        if author is None:
+            raise Http404
+        if not self.has_export_data_permission(request):
+            return HttpResponse(status=403)
+        return self._export_response(request, author)
+
+    def erase_view(self, request, object_id):
+        """Show what will be erased (counts, linked accounts), ask why; a POST
+        erases. A GET changes nothing."""
+        author = self.get_object(request, unquote(object_id))
+        if author is None:
+            raise Http404
+        if not self.has_erase_data_permission(request):
+            return HttpResponse(status=403)
+        form = PersonEraseForm(request.POST or None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = person_erase(
+                    author=author,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ServiceError as error:
+                form.add_error(None, str(error))
+                status = 400
+            else:
+                self.message_user(
+                    request,
+                    gettext(
+                        "Personal data erased from %(authors)s account(s) and "
+                        "%(cases)s case(s)."
+                    )
+                    % {
+                        "authors": len(result.author_ids),
+                        "cases": len(result.case_ids),
+                    },
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:sources_author_change", args=[author.pk])
+                )
+        elif request.method == "POST":
+            status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Erase personal data"),
+            "author": author,
+            "linked": person_linked_authors(author=author),
+            "rows": [
+                (ERASE_ROW_LABELS.get(name, name), count)
+                for name, count in person_erase_preview(author=author).rows.items()
+            ],
+            "form": form,
+        }
+        return TemplateResponse(
+            request, "admin/reporting/author_erase.html", context, status=status
+        )
+
+
+admin.site.unregister(Author)
+admin.site.register(Author, AuthorAdmin)

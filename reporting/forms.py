@@ -32,3 +32,14 @@ class SurveyAnswerForm(forms.Form):
         max_length=MAX_COMMENT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_COMMENT_LENGTH}),
     )
+
+
+class PersonEraseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        help_text=_(
+            "Why the data is erased, e.g. the request's number. Recorded on every "
+            "affected case and account: do not name the person."
+        ),
+    )

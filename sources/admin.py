@@ -362,6 +362,13 @@ class AuthorAdmin(SaveChangedFieldsMixin, admin.ModelAdmin):
             fields = (*fields, "email")
         return fields
 
+    def has_delete_permission(self, request, obj=None):
+        # Never deleted: a surveyed author is protected by the survey, and deleting
+        # any other would leave their posts behind, unattributed, and break the
+        # case history. A person's data is erased instead (reporting's admin adds
+        # "Erase personal data" for those who may).
+        return False
+
 
 class ReachSampleInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReachSample

@@ -202,6 +202,8 @@ class Author(models.Model):
         ordering = ["handle"]
         permissions = [
             ("change_author_contact", "Can change a customer's contact e-mail"),
+            ("export_author_data", _("Can export a person's data")),
+            ("erase_author_data", _("Can erase a person's data")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -389,6 +391,13 @@ class Mention(models.Model):
             models.Index(fields=["author", "-published_at"]),
             models.Index(fields=["case", "published_at"]),
             models.Index(fields=["sync_position", "id"]),
+            # The retention purge's next batch: only payloads still kept, so its
+            # scan does not grow with the mentions already purged.
+            models.Index(
+                fields=["first_seen_at", "id"],
+                condition=~Q(raw={}),
+                name="mention_raw_kept_first_seen",
+            ),
         ]
 
     def __str__(self):

@@ -4,7 +4,12 @@ import logging
 
 from celery import shared_task
 
-from .services import source_check_health, source_poll, source_reserve_due
+from .services import (
+    mentions_purge_raw,
+    source_check_health,
+    source_poll,
+    source_reserve_due,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +57,10 @@ def poll_source(self, source_id: int) -> dict:
 def check_source_health() -> dict:
     report = source_check_health()
     return {"alerted": report.alerted, "cleared": report.cleared}
+
+
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+def purge_raw_payloads() -> dict:
+    """Beat: empty raw payloads past the retention, within a time budget well
+    inside the time limit; what is left waits for the next run."""
+    return mentions_purge_raw(time_budget=180.0).as_dict()

@@ -300,6 +300,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "process-surveys": {"task": "reporting.tasks.process_surveys", "schedule": 300.0},
+    "purge-raw-payloads": {
+        "task": "sources.tasks.purge_raw_payloads",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "daily-summary": {
         "task": "reporting.tasks.send_daily_summary",
         # After the team's last opening block, so the summary covers its whole day.
@@ -512,6 +516,9 @@ WEBCARE_STORE_BATCH_SIZE = envint("WEBCARE_STORE_BATCH_SIZE", "500")
 WEBCARE_MENTION_MAX_TEXT = envint("WEBCARE_MENTION_MAX_TEXT", "20000")
 # A platform record (Mention.raw) larger than this many characters is not kept.
 WEBCARE_MENTION_MAX_RAW = envint("WEBCARE_MENTION_MAX_RAW", "100000")
+# A mention's raw payload is emptied this many days after it was fetched (beat,
+# sources.tasks.purge_raw_payloads); 0 keeps payloads forever.
+WEBCARE_RAW_RETENTION_DAYS = envint("WEBCARE_RAW_RETENTION_DAYS", "180")
 # Mail the team once when a mention's reach (likes + reposts + replies) grows by
 # at least GROWTH within WINDOW_MINUTES; 0 turns the alert off.
 WEBCARE_REACH_ALERT_GROWTH = envint("WEBCARE_REACH_ALERT_GROWTH", "100")

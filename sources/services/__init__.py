@@ -10,12 +10,15 @@ from .authors import mention_reattribute
 from .health import HealthReport, source_check_health
 from .mentions import StoreResult, mentions_store
 from .polling import PollResult, source_poll, source_poll_request, source_reserve_due
+from .retention import PurgeResult, mentions_purge_raw
 
 __all__ = [
     "HealthReport",
     "PollResult",
+    "PurgeResult",
     "StoreResult",
     "mention_reattribute",
+    "mentions_purge_raw",
     "mentions_store",
     "source_check_health",
     "source_poll",

@@ -21,6 +21,7 @@ from .authors import _author_key, _authors_upsert
 from .cleaning import _clean_item
 from .common import FAILURE_SAMPLE_LIMIT
 from .conversations import _conversation_keys
+from .erasure import erased_reference
 from .reach import _reach_alerts
 
 logger = logging.getLogger(__name__)
@@ -90,18 +91,30 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
         cleaned[prepared.external_id] = prepared
     if not cleaned:
         return result
+    _drop_erased(source, cleaned, result)
+    if not cleaned:
+        return result
     authors = _authors_upsert(source.kind, cleaned.values(), now)
     with transaction.atomic():
         # Two workers storing the same source (overlapping polls, re-delivered API
         # pushes) take turns here, so "is it new?" has one answer and a new mention
         # is counted, and triaged, exactly once. The unique constraint still guards.
         Source.objects.select_for_update().filter(pk=source.pk).values_list("pk").get()
-        existing = {
-            mention.external_id: mention
-            for mention in Mention.objects.filter(
-                source=source, external_id__in=list(cleaned)
-            ).only(*_EXISTING_FIELDS)
-        }
+        # The stored ones, and again (the same query) the erased ones: an erasure
+        # takes this lock too, and one that committed since the check above has
+        # renamed the post, which must not come back as new.
+        pseudonyms = _pseudonyms(source, cleaned)
+        existing = {}
+        for mention in Mention.objects.filter(
+            source=source, external_id__in=[*cleaned, *pseudonyms]
+        ).only(*_EXISTING_FIELDS):
+            if mention.external_id in pseudonyms:
+                del cleaned[pseudonyms[mention.external_id]]
+                result.unchanged += 1
+            else:
+                existing[mention.external_id] = mention
+        if not cleaned:
+            return result
         keys = _conversation_keys(source, cleaned, existing)
         created = _mentions_create(
             source, cleaned, existing, authors, keys, now, result
@@ -125,6 +138,29 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
         if result.mention_ids_new:
             _triage_after_commit(list(result.mention_ids_new))
     return result
+
+
+def _pseudonyms(source: Source, items: dict[str, MentionItem]) -> dict[str, str]:
+    """External ids by the pseudonym they would have once their author is erased."""
+    pseudonyms = {
+        erased_reference(source.kind, external_id): external_id for external_id in items
+    }
+    return {key: value for key, value in pseudonyms.items() if key != value}
+
+
+def _drop_erased(
+    source: Source, cleaned: dict[str, MentionItem], result: StoreResult
+) -> None:
+    """Leave out posts whose author had their data erased: served again by the
+    platform, they are known by the pseudonym of their id and stored no more (nor
+    is their author created again from them)."""
+    pseudonyms = _pseudonyms(source, cleaned)
+    erased = Mention.objects.filter(
+        source=source, external_id__in=list(pseudonyms)
+    ).values_list("external_id", flat=True)
+    for pseudonym in erased:
+        del cleaned[pseudonyms[pseudonym]]
+        result.unchanged += 1
 
 
 _EXISTING_FIELDS = (
