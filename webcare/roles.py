@@ -164,6 +164,14 @@ def grant_permission(apps, app_label: str, codename: str) -> None:
             group.permissions.add(permission)
 
 
+def revoke_permissions(apps, app_label: str, codenames) -> None:
+    """Undo `grant_permission`: the permissions go, and with them every grant."""
+    Permission = apps.get_model("auth", "Permission")
+    Permission.objects.filter(
+        content_type__app_label=app_label, codename__in=list(codenames)
+    ).delete()
+
+
 def _has_app(apps, label: str) -> bool:
     try:
         apps.get_app_config(label)

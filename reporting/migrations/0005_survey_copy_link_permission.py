@@ -7,7 +7,7 @@ add permissions to have run first.
 
 from django.db import migrations
 
-from webcare.roles import grant_permission
+from webcare.roles import grant_permission, revoke_permissions
 
 CODENAME = "copy_survey_link"
 
@@ -17,10 +17,7 @@ def grant(apps, schema_editor):
 
 
 def revoke(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    Permission.objects.filter(
-        content_type__app_label="reporting", codename=CODENAME
-    ).delete()
+    revoke_permissions(apps, "reporting", [CODENAME])
 
 
 class Migration(migrations.Migration):

@@ -5,7 +5,7 @@ the survey's personal link is mailed there."""
 
 from django.db import migrations
 
-from webcare.roles import grant_permission
+from webcare.roles import grant_permission, revoke_permissions
 
 
 def grant(apps, schema_editor):
@@ -13,10 +13,7 @@ def grant(apps, schema_editor):
 
 
 def revoke(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    Permission.objects.filter(
-        content_type__app_label="sources", codename="change_author_contact"
-    ).delete()
+    revoke_permissions(apps, "sources", ["change_author_contact"])
 
 
 class Migration(migrations.Migration):

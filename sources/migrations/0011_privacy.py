@@ -5,7 +5,7 @@ their own (managers), and the raw-payload retention purge gets its index."""
 
 from django.db import migrations, models
 
-from webcare.roles import grant_permission
+from webcare.roles import grant_permission, revoke_permissions
 
 CODENAMES = ("export_author_data", "erase_author_data")
 
@@ -16,10 +16,7 @@ def grant(apps, schema_editor):
 
 
 def revoke(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    Permission.objects.filter(
-        content_type__app_label="sources", codename__in=CODENAMES
-    ).delete()
+    revoke_permissions(apps, "sources", CODENAMES)
 
 
 class Migration(migrations.Migration):

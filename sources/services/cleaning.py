@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+
+from webcare.middleware import UNSTORABLE
 
 from ..connectors import MentionItem
 from ..models import Source
@@ -21,7 +22,6 @@ MAX_COUNTER = 2_147_483_647
 RAW_MAX_DEPTH = 50
 TOO_DEEP = f"[nested deeper than {RAW_MAX_DEPTH} levels: removed]"
 # What PostgreSQL refuses in text and jsonb: NUL, and lone UTF-16 surrogates.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def _clean_item(item: MentionItem, source: Source) -> MentionItem | str:
@@ -77,7 +77,7 @@ def _clean_item(item: MentionItem, source: Source) -> MentionItem | str:
 
 
 def _storable(text: str) -> str:
-    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
+    return UNSTORABLE.sub("", text) if UNSTORABLE.search(text) else text
 
 
 def _storable_raw(raw: Any) -> tuple[dict, str]:
@@ -89,7 +89,7 @@ def _storable_raw(raw: Any) -> tuple[dict, str]:
         dumped = "" if too_deep else json.dumps(raw, ensure_ascii=False)
         # The fast path: nothing to clean (no NUL, no lone surrogate).
         clean = not too_deep
-        clean = clean and "\\u0000" not in dumped and not _UNSTORABLE.search(dumped)
+        clean = clean and "\\u0000" not in dumped and not UNSTORABLE.search(dumped)
     except (TypeError, ValueError):
         dumped, clean = "", False
     note = ""
