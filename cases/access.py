@@ -137,10 +137,6 @@ def events_visible_to(
     return queryset.exclude(hidden)
 
 
-def may_see_escalation(user, escalation: Escalation) -> bool:
-    return escalations_visible_to(user).filter(pk=escalation.pk).exists()
-
-
 def may_handle_escalation(
     user, escalation: Escalation, *, actor_label: str = ""
 ) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy
 
 from cases.business_hours import ScheduleError
 from cases.models import (
@@ -16,8 +18,10 @@ from cases.models import (
     Reply,
     Team,
 )
-from cases.selectors import team_schedule
-from sources.models import Department
+from cases.personal_data import public_reply_refusal
+from cases.selectors import conversation_change_message, team_schedule
+from sources.models import Department, Mention
+from sources.publishers import can_publish
 
 
 class TeamAdminForm(forms.ModelForm):
@@ -117,16 +121,72 @@ class _ActiveCaseInlineForm(forms.ModelForm):
         return cleaned
 
 
+def _post_label(mention) -> str:
+    who = f"@{mention.author.handle}" if mention.author_id else "?"
+    return f"{who}: {Truncator(mention.text).chars(80)}"
+
+
 class NewReplyForm(_ActiveCaseInlineForm):
+    # Where the conversation stood when the page was drawn (cases.selectors); a
+    # reply written before a new post or a colleague's reply is refused.
+    conversation_seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    publish = forms.BooleanField(
+        label=gettext_lazy("Publish on the platform"),
+        required=False,
+        help_text=gettext_lazy(
+            "Send it from the team's account, in reply to the post chosen above "
+            "(privately as a direct message). Off: it was sent elsewhere."
+        ),
+    )
+    posted_url = forms.URLField(
+        label=gettext_lazy("Posted by hand at"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=gettext_lazy(
+            "Feeds and blogs: post it yourself, then give the link to it here."
+        ),
+    )
+
     class Meta:
         model = Reply
-        fields = ("text", "channel", "is_private")
+        fields = ("in_reply_to", "text", "channel", "is_private")
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        *args,
+        conversation_position: str = "",
+        case=None,
+        answerable=(),
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.conversation_position = conversation_position
+        self.fields["conversation_seen"].initial = conversation_position
         self.fields["channel"].required = False
         self.fields["channel"].help_text = "Empty: the case's channel."
+        # Only this case's posts, never a select of every mention. `answerable` is
+        # read once per page (CaseAdmin.get_formset_kwargs), newest first.
+        answered = self.fields["in_reply_to"]
+        answered.queryset = (
+            Mention.objects.filter(case=case)
+            if case is not None
+            else Mention.objects.none()
+        )
+        answered.label = gettext_lazy("In answer to")
+        answered.choices = [("", "---------")] + [
+            (mention.pk, _post_label(mention)) for mention in answerable
+        ]
+        if answerable:
+            answered.initial = answerable[0].pk
+        if case is not None:
+            self.fields["publish"].initial = can_publish(case.channel)
+
+    def has_changed(self):
+        # The hidden position alone is not a reply.
+        return bool(set(self.changed_data) - {"conversation_seen"})
 
     def clean(self):
         cleaned = super().clean()
@@ -141,6 +201,27 @@ class NewReplyForm(_ActiveCaseInlineForm):
             self.add_error(
                 "channel", "This case has no channel: say where the reply was sent."
             )
+        if (
+            self.has_changed()
+            and not cleaned.get("is_private")
+            and (refusal := public_reply_refusal(cleaned.get("text", "")))
+        ):
+            self.add_error("text", refusal)
+        seen = cleaned.get("conversation_seen")
+        if (
+            self.has_changed()
+            and seen
+            and self.conversation_position
+            and seen != self.conversation_position
+        ):
+            # Said on the form, with the typed text kept; the page now shows the new
+            # messages and carries the new position, so sending again goes through.
+            self.add_error(
+                None,
+                conversation_change_message(self._chosen_case(cleaned), seen),
+            )
+            self.data = self.data.copy()
+            self.data[self.add_prefix("conversation_seen")] = self.conversation_position
         return cleaned
 
 
@@ -201,3 +282,12 @@ class AddToCaseForm(forms.Form):
         if case is None:
             raise forms.ValidationError(f"There is no case #{number}.")
         return case
+
+
+class MarkPublishedForm(forms.Form):
+    url = forms.URLField(
+        label=gettext_lazy("Link on the platform"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=gettext_lazy("Where the reply is, as you found it."),
+    )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 
 from cases import events
-from webcare.bus import MentionReattributed
+from cases.services import publishing
+from webcare.bus import MentionReattributed, OwnPostSeen
 
 
 def mention_reattributed(event: MentionReattributed) -> None:
@@ -26,4 +27,15 @@ def mention_reattributed(event: MentionReattributed) -> None:
         reason=event.reason,
         actor=actor,
         actor_label=event.actor_label,
+    )
+
+
+def own_post_seen(event: OwnPostSeen) -> None:
+    """A poll met one of the team's posts: it may settle an unconfirmed reply."""
+    publishing.reply_seen_on_platform(
+        kind=event.kind,
+        external_id=event.external_id,
+        url=event.url,
+        in_reply_to=event.in_reply_to,
+        text=event.text,
     )

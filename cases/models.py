@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -325,8 +327,20 @@ class Case(models.Model):
         return self.status in ACTIVE_STATUSES
 
 
+class PublishStatus(models.TextChoices):
+    RECORDED = "recorded", _("recorded (sent elsewhere)")
+    QUEUED = "queued", _("waiting to publish")
+    PUBLISHING = "publishing", _("publishing")
+    PUBLISHED = "published", _("published")
+    UNCONFIRMED = "unconfirmed", _("unconfirmed: looking for it on the platform")
+    FAILED = "failed", _("failed")
+    BY_HAND = "by_hand", _("posted by hand")
+
+
 class Reply(models.Model):
-    """An outbound answer of the team, as recorded (posting it is the channel's job)."""
+    """An outbound answer of the team: published on the platform by webcare
+    (cases/services/publishing.py), posted by hand with its link, or recorded as
+    sent elsewhere."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
     in_reply_to = models.ForeignKey(
@@ -347,14 +361,67 @@ class Reply(models.Model):
     signature = models.CharField(max_length=100, help_text="The agent's first name.")
     sent_at = models.DateTimeField(default=timezone.now)
     external_id = models.CharField(max_length=200, blank=True)
+    external_url = models.URLField(
+        _("link on the platform"), max_length=500, blank=True
+    )
+    publish_status = models.CharField(
+        _("publish status"),
+        max_length=12,
+        choices=PublishStatus.choices,
+        default=PublishStatus.RECORDED,
+    )
+    publish_error = models.CharField(
+        _("publishing problem"), max_length=500, blank=True
+    )
+    publish_attempts = models.PositiveSmallIntegerField(default=0)
+    publish_checks = models.PositiveSmallIntegerField(default=0)
+    # When the next attempt or check may start (backoff, Retry-After); while
+    # publishing, when the claim lapses (the worker died mid-request).
+    publish_due_at = models.DateTimeField(null=True, blank=True)
+    # When the last request went out: its post is looked for from this moment on.
+    publish_sent_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sent_at"]
         verbose_name_plural = "replies"
-        indexes = [models.Index(fields=["case", "sent_at"])]
+        indexes = [
+            models.Index(fields=["case", "sent_at"]),
+            models.Index(
+                fields=["publish_status", "publish_due_at"],
+                name="reply_publishing_due",
+                condition=Q(publish_status__in=["queued", "publishing", "unconfirmed"]),
+            ),
+        ]
 
     def __str__(self):
         return f"Reply by {self.signature} on case {self.case_id}"
+
+
+class Answering(models.Model):
+    """An agent writing a reply on a case right now, so that colleagues see it and
+    do not answer the same post too. Kept alive by the composer while she types;
+    gone when her reply is recorded, stale after WEBCARE_ANSWERING_TIMEOUT."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="answering")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(
+        default=timezone.now, help_text=_("The composer's last sign of life.")
+    )
+
+    class Meta:
+        verbose_name = _("agent answering")
+        verbose_name_plural = _("agents answering")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "agent"], name="answering_once")
+        ]
+        indexes = [models.Index(fields=["case", "seen_at"])]
+
+    def __str__(self):
+        return f"{self.agent} answering case {self.case_id}"
 
 
 class Note(models.Model):
@@ -372,6 +439,131 @@ class Note(models.Model):
 
     def __str__(self):
         return f"Note on case {self.case_id}"
+
+
+class ReplyLanguage(models.TextChoices):
+    DUTCH = "nl", _("Dutch")
+    ENGLISH = "en", _("English")
+
+
+# The variables a reply template may use; anything else in braces is refused at save.
+TEMPLATE_VARIABLE = re.compile(r"\{([^{}\s]{1,40})\}")
+TEMPLATE_VARIABLES = {
+    "customer": _("the customer's first name, or their handle"),
+    "agent": _("your first name"),
+    "case": _("the case number"),
+}
+
+
+class ReplyTemplate(models.Model):
+    """A reply the team gives often, filled in for the case before it is edited."""
+
+    name = models.CharField(_("name"), max_length=100)
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        choices=ReplyLanguage.choices,
+        default=ReplyLanguage.DUTCH,
+    )
+    category = models.CharField(
+        _("category"),
+        max_length=20,
+        choices=Category.choices,
+        blank=True,
+        help_text=_("Suggested for cases of this category; empty: for every case."),
+    )
+    text = models.TextField(
+        _("text"),
+        help_text=_(
+            "Variables: {customer} (first name or handle), {agent} (your first "
+            "name), {case} (case number)."
+        ),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["language", "category", "name"]
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "language"], name="reply_template_name_language"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.language})"
+
+    def clean(self):
+        unknown = self.variables() - TEMPLATE_VARIABLES.keys()
+        if unknown:
+            known = ", ".join(f"{{{name}}}" for name in TEMPLATE_VARIABLES)
+            raise ValidationError(
+                {
+                    "text": _("Unknown variables: %(names)s. Use %(known)s.")
+                    % {
+                        "names": ", ".join(f"{{{name}}}" for name in sorted(unknown)),
+                        "known": known,
+                    }
+                }
+            )
+
+    def variables(self) -> set[str]:
+        return set(TEMPLATE_VARIABLE.findall(self.text))
+
+    def render(self, values: dict[str, str]) -> str:
+        """The text with its variables filled in; plain substitution, so a value
+        (a customer's handle) can never reach into anything (unlike str.format)."""
+        return TEMPLATE_VARIABLE.sub(
+            lambda match: values.get(match[1], match[0]), self.text
+        )
+
+
+class ApprovedFact(models.Model):
+    """A statement the company stands behind, offered to correct a factual
+    inaccuracy. Past its review date it is not offered until someone reviews it."""
+
+    statement = models.TextField(_("statement"))
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        choices=ReplyLanguage.choices,
+        default=ReplyLanguage.DUTCH,
+    )
+    owner_department = models.CharField(
+        _("owning department"), max_length=30, choices=Department.choices
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Who answers for the statement and reviews it."),
+    )
+    sources = models.TextField(
+        _("sources"),
+        help_text=_("Where it is confirmed: one link or reference per line."),
+    )
+    review_by = models.DateField(
+        _("review by"),
+        help_text=_("Not offered after this date until it is reviewed again."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["review_by", "pk"]
+        verbose_name = _("approved fact")
+        verbose_name_plural = _("approved facts")
+        indexes = [models.Index(fields=["language", "review_by"])]
+
+    def __str__(self):
+        return self.statement[:80]
+
+    def is_current(self, today) -> bool:
+        return self.review_by >= today
 
 
 class EscalationStatus(models.TextChoices):
@@ -524,6 +716,9 @@ class EventKind(models.TextChoices):
     MENTION_REATTRIBUTED = "mention_reattributed", _("Mention re-attributed")
     SURVEY_LINK_COPIED = "survey_link_copied", _("Survey link copied")
     PERSON_ERASED = "person_erased", _("Personal data erased")
+    REPLY_PUBLISHED = "reply_published", _("Reply published")
+    REPLY_UNCONFIRMED = "reply_unconfirmed", _("Reply unconfirmed")
+    REPLY_PUBLISH_FAILED = "reply_publish_failed", _("Reply failed to publish")
 
 
 class CaseEvent(models.Model):

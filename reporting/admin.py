@@ -433,12 +433,23 @@ class AuthorAdmin(sources_admin.AuthorAdmin):
         return response
 
     def export_view(self, request, object_id):
+        """A GET shows what the export covers and changes nothing; the POST
+        downloads it (and puts the export on each account's record)."""
         author = self.get_object(request, unquote(object_id))
         if author is None:
             raise Http404
         if not self.has_export_data_permission(request):
             return HttpResponse(status=403)
-        return self._export_response(request, author)
+        if request.method == "POST":
+            return self._export_response(request, author)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Export personal data"),
+            "author": author,
+            "linked": person_linked_authors(author=author),
+        }
+        return TemplateResponse(request, "admin/reporting/author_export.html", context)
 
     def erase_view(self, request, object_id):
         """Show what will be erased (counts, linked accounts), ask why; a POST

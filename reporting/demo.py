@@ -18,11 +18,13 @@ from django.utils import timezone
 from cases import services
 from cases.models import (
     Agent,
+    ApprovedFact,
     Case,
     CaseEvent,
     CloseReason,
     DepartmentMembership,
     Reply,
+    ReplyTemplate,
     Team,
     Topic,
 )
@@ -100,6 +102,72 @@ def _user(username, first_name, last_name, groups, *, superuser=False):
     return user
 
 
+def _demo_templates_and_facts(spokesperson, *, today) -> None:
+    """Replies the team gives often, in both languages, and facts for correcting
+    factual inaccuracies: one current, one past its review date (never offered)."""
+    for name, language, category, text in (
+        (
+            "Excuses en DM",
+            "nl",
+            "complaint",
+            "Hoi {customer}, vervelend dat dit gebeurt! Stuur je ons een DM met je "
+            "klantnummer? Dan zoeken we het direct uit. Groet, {agent}",
+        ),
+        (
+            "We zoeken het uit",
+            "nl",
+            "",
+            "Hoi {customer}, dank voor je bericht. We zoeken het uit en laten het je "
+            "vandaag weten. Groet, {agent}",
+        ),
+        (
+            "Rechtzetting",
+            "nl",
+            "factual_inaccuracy",
+            "Hoi {customer}, dat klopt niet helemaal: ... Groet, {agent}",
+        ),
+        (
+            "Apology and DM",
+            "en",
+            "complaint",
+            "Hi {customer}, sorry to hear that! Could you send us a DM with your "
+            "customer number? We'll look into it right away. Best, {agent}",
+        ),
+        (
+            "Looking into it",
+            "en",
+            "",
+            "Hi {customer}, thanks for letting us know. We're looking into it and "
+            "will get back to you today. Best, {agent}",
+        ),
+    ):
+        ReplyTemplate.objects.get_or_create(
+            name=name,
+            language=language,
+            defaults={"category": category, "text": text},
+        )
+    for statement, review_by in (
+        (
+            "Pinnen en betalen met je pas in landen met de euro kost niets extra.",
+            today + timedelta(days=120),
+        ),
+        (
+            "De spaarrente op de Oranje Spaarrekening is 1,5%.",
+            today - timedelta(days=10),
+        ),
+    ):
+        ApprovedFact.objects.get_or_create(
+            statement=statement,
+            defaults={
+                "language": "nl",
+                "owner_department": "pr",
+                "owner": spokesperson,
+                "sources": "https://www.example.com/tarieven",
+                "review_by": review_by,
+            },
+        )
+
+
 @transaction.atomic
 def load_demo_data(*, seed: int = 7) -> dict:
     """Create the demo team, sources, mentions, cases, escalations and surveys once."""
@@ -132,6 +200,8 @@ def load_demo_data(*, seed: int = 7) -> dict:
         Topic.objects.get_or_create(name=name)[0]
         for name in ("Mobile app", "Payments", "Fees", "Cards", "Phishing")
     ]
+
+    _demo_templates_and_facts(spokesperson, today=timezone.localdate())
 
     x_search = SourceFactory(
         name="X: @oranjebank",

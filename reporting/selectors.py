@@ -25,6 +25,7 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
+from cases.access import restricted_departments
 from cases.business_hours import Schedule, business_time_between, day_intervals
 from cases.models import Case, CaseEvent, Escalation, Reply, Team, Topic
 from reporting.models import Survey, SurveyStatus
@@ -292,9 +293,13 @@ def daily_contacts(*, start: datetime, end: datetime) -> dict:
         .values_list("case_id", "count")
     )
     escalations: dict[int, list[str]] = {}
-    for case_id, department in Escalation.objects.filter(
-        requested_at__gte=start, requested_at__lt=end
-    ).values_list("case_id", "department"):
+    # The summary goes to customer service: restricted escalations (security) stay
+    # with the people involved (cases.access).
+    for case_id, department in (
+        Escalation.objects.filter(requested_at__gte=start, requested_at__lt=end)
+        .exclude(department__in=restricted_departments())
+        .values_list("case_id", "department")
+    ):
         escalations.setdefault(case_id, []).append(department)
     rows = [
         {

@@ -37,6 +37,8 @@ class Answer:
     # Sent as Content-Encoding with the body as it is (a gzip bomb); recorded
     # headers of that name are dropped because their bodies are stored decoded.
     content_encoding: str = ""
+    # Seconds between the body's bytes: each arrives well inside a read timeout.
+    trickle: float = 0.0
 
 
 @dataclass
@@ -148,11 +150,18 @@ class LoopbackServer:
                     self.close_connection = True
                     body = body[: answer.truncate_to]
                 self.end_headers()
+                pieces = (
+                    [body[i : i + 1] for i in range(len(body))]
+                    if answer.trickle
+                    else [body]
+                )
                 try:
-                    self.wfile.write(body)
-                    self.wfile.flush()
+                    for piece in pieces:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        time.sleep(answer.trickle)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    self.close_connection = True
 
             do_GET = do_POST = do_DELETE = do_HEAD = _handle
 

@@ -108,6 +108,37 @@ class CaseEscalated(CaseChanged):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OwnPostSeen(Event):
+    """A poll met one of the team's own posts (sources left it out of the store)."""
+
+    handled_by = ("cases.handlers.own_post_seen",)
+
+    kind: str
+    external_id: str
+    url: str = ""
+    in_reply_to: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyPublished(CaseChanged):
+    """A reply is on the platform (cases/services/publishing.py)."""
+
+    handled_by = ("cases.api.webhooks.reply_published",)
+
+    reply_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyPublishFailed(CaseChanged):
+    """A reply could not be published; the agent must act."""
+
+    handled_by = ("cases.api.webhooks.reply_publish_failed",)
+
+    reply_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class CaseResolved(CaseChanged):
     """The customer has been helped: the case is resolved."""
 
@@ -152,6 +183,28 @@ class SurveyAnswered(Event):
     handled_by = ("reporting.api.webhooks.survey_answered",)
 
     survey_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonErased(Event):
+    """A person's data was erased (reporting.services.privacy.person_erase), in
+    that transaction. The REST platform's records of it (webhook payloads, stored
+    idempotent answers) are rewritten by the api package that knows their shapes.
+
+    `quotes` are the person's words as copied into other customers' records, for
+    the handler to find and blank: the one event that carries text, because after
+    the erasure it exists nowhere else. It is never queued or stored.
+    """
+
+    handled_by = ("reporting.api.privacy.person_erased",)
+
+    author_ids: tuple[int, ...]
+    # The person's own cases (all their text goes) and other customers' cases
+    # holding one of their posts (only the quotes go).
+    case_ids: tuple[int, ...]
+    other_case_ids: tuple[int, ...] = ()
+    survey_ids: tuple[int, ...] = ()
+    quotes: tuple[str, ...] = ()
 
 
 # --- The bus -----------------------------------------------------------------------

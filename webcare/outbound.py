@@ -4,7 +4,8 @@ Such a URL could make our workers call 127.0.0.1 (Redis), the cloud metadata
 service or the office network, and hand the answer back in an error message. So:
 public hosts only, checked when the URL is saved and again on every connection
 (DNS may change), connecting to the very address that was checked; answers are
-read with a cap on decoded bytes, and only a short clean excerpt of an error kept.
+read with a cap on decoded bytes and on time, and only a short clean excerpt of an
+error kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -41,7 +43,8 @@ class HostUnresolvable(httpx.ConnectError):
 
 
 class UnreadableResponse(Exception):
-    """An answer too large once decoded, or in an encoding we did not ask for."""
+    """An answer too large once decoded, too slow to arrive, or in an encoding we
+    did not ask for."""
 
 
 def private_hosts_allowed() -> bool:
@@ -193,6 +196,10 @@ def max_response_bytes() -> int:
     return int(settings.WEBCARE_MAX_RESPONSE_BYTES)
 
 
+def max_response_seconds() -> float:
+    return float(settings.WEBCARE_MAX_RESPONSE_SECONDS)
+
+
 def _decoder(encoding: str) -> Callable[[bytes, int], bytes]:
     """decode(raw, room): at most room bytes of decoded output per call. httpx's
     own decoders inflate a whole chunk at once: a 64 kB chunk of a gzip bomb
@@ -222,14 +229,26 @@ def _decoder(encoding: str) -> Callable[[bytes, int], bytes]:
     )
 
 
-def _decoded_chunks(response: httpx.Response, limit: int) -> Iterator[bytes]:
+def _decoded_chunks(
+    response: httpx.Response, limit: int, seconds: float | None = None
+) -> Iterator[bytes]:
     if response.is_stream_consumed:
         # Built with its content (MockTransport, tests): already decoded.
         yield response.content[: limit + 1]
         return
     decode = _decoder(response.headers.get("content-encoding", ""))
+    seconds = max_response_seconds() if seconds is None else seconds
+    # The read timeout counts per read: a byte every few seconds never trips it
+    # and would hold the worker until the task's time limit. This bounds the whole
+    # body (give or take one read timeout: it is checked as each piece arrives).
+    give_up_at = time.monotonic() + seconds
     seen = read = 0
     for raw in response.iter_raw():
+        if time.monotonic() > give_up_at:
+            raise UnreadableResponse(
+                _("the answer took longer than %(seconds)s s")
+                % {"seconds": f"{seconds:g}"}
+            )
         read += len(raw)
         # One more byte than the limit allows tells "too large" from "just fits".
         piece = decode(raw, limit + 1 - seen)
@@ -246,12 +265,18 @@ def _decoded_chunks(response: httpx.Response, limit: int) -> Iterator[bytes]:
             )
 
 
-def read_body(response: httpx.Response, *, limit: int | None = None) -> bytes:
+def read_body(
+    response: httpx.Response,
+    *,
+    limit: int | None = None,
+    seconds: float | None = None,
+) -> bytes:
     """The decoded body of a streamed response; UnreadableResponse past `limit`
-    bytes (WEBCARE_MAX_RESPONSE_BYTES by default), without holding more."""
+    bytes (WEBCARE_MAX_RESPONSE_BYTES by default), without holding more, or when
+    it takes longer than `seconds` (WEBCARE_MAX_RESPONSE_SECONDS by default)."""
     limit = max_response_bytes() if limit is None else limit
     body = bytearray()
-    for piece in _decoded_chunks(response, limit):
+    for piece in _decoded_chunks(response, limit, seconds):
         body += piece
         if len(body) > limit:
             raise UnreadableResponse(
@@ -261,10 +286,14 @@ def read_body(response: httpx.Response, *, limit: int | None = None) -> bytes:
 
 
 def bounded_response(
-    response: httpx.Response, *, limit: int | None = None
+    response: httpx.Response,
+    *,
+    limit: int | None = None,
+    seconds: float | None = None,
 ) -> httpx.Response:
-    """A read copy of a streamed response, its body decoded with a cap."""
-    body = read_body(response, limit=limit)
+    """A read copy of a streamed response, its body decoded with a cap on size
+    and on time."""
+    body = read_body(response, limit=limit, seconds=seconds)
     headers = [
         (name, value)
         for name, value in response.headers.multi_items()

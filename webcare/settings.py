@@ -291,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.webhooks.retry_webhook_deliveries",
         "schedule": 60.0,
     },
+    "publish-due-replies": {
+        "task": "cases.tasks.publish_due_replies",
+        "schedule": 30.0,
+    },
     "send-due-notices": {
         "task": "webcare.notices.tasks.send_due_notices",
         "schedule": 60.0,
@@ -303,6 +307,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-raw-payloads": {
         "task": "sources.tasks.purge_raw_payloads",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "purge-api-records": {
+        "task": "webcare.api.tasks.purge_api_records",
+        "schedule": crontab(hour=3, minute=45),
     },
     "daily-summary": {
         "task": "reporting.tasks.send_daily_summary",
@@ -435,6 +443,32 @@ for _pair in envlist(
 WEBCARE_RESTRICTED_DEPARTMENTS = envlist("WEBCARE_RESTRICTED_DEPARTMENTS", "security")
 # An agent may take over a colleague's case while that colleague is away or inactive.
 WEBCARE_TAKE_OVER_FROM_AWAY = envbool("WEBCARE_TAKE_OVER_FROM_AWAY", "true")
+# The privacy guard (cases/personal_data.py): public replies carry no personal data.
+# The company's own published numbers and mail domains are not personal; numbers
+# written without a country code are read as this region's.
+WEBCARE_OWN_PHONE_NUMBERS = envlist("WEBCARE_OWN_PHONE_NUMBERS", "")
+WEBCARE_OWN_EMAIL_DOMAINS = envlist("WEBCARE_OWN_EMAIL_DOMAINS", "")
+WEBCARE_PHONE_REGION = os.environ.get("WEBCARE_PHONE_REGION", "NL")
+# Reply templates and approved facts are suggested in the customer's language, else
+# in this one.
+WEBCARE_REPLY_LANGUAGE = os.environ.get("WEBCARE_REPLY_LANGUAGE", "nl")
+# The team's own accounts per platform ("mastodon=webcare@bank.social|1091,
+# discourse=webcare_bank"): their posts are recognised when polled, never stored as
+# a customer's mention, and settle a reply whose publishing was unconfirmed.
+WEBCARE_OWN_ACCOUNTS: dict[str, list[str]] = {}
+for _pair in envlist("WEBCARE_OWN_ACCOUNTS", ""):
+    _kind, _, _names = _pair.partition("=")
+    if not _names:
+        raise ImproperlyConfigured(
+            f"WEBCARE_OWN_ACCOUNTS takes kind=account pairs, got {_pair!r}"
+        )
+    WEBCARE_OWN_ACCOUNTS.setdefault(_kind.strip(), []).extend(
+        name.strip() for name in _names.split("|") if name.strip()
+    )
+# An agent counts as answering a case this long after her composer's last keystroke.
+WEBCARE_ANSWERING_TIMEOUT = timedelta(
+    seconds=envfloat("WEBCARE_ANSWERING_TIMEOUT_SECONDS", "120")
+)
 
 # Every handler redacts (webcare/logging.py): survey tokens in paths, credentials
 # and e-mail addresses never reach a log. "django" and "django.server" are named so
@@ -519,6 +553,11 @@ WEBCARE_MENTION_MAX_RAW = envint("WEBCARE_MENTION_MAX_RAW", "100000")
 # A mention's raw payload is emptied this many days after it was fetched (beat,
 # sources.tasks.purge_raw_payloads); 0 keeps payloads forever.
 WEBCARE_RAW_RETENTION_DAYS = envint("WEBCARE_RAW_RETENTION_DAYS", "180")
+# A delivered webhook's payload (case subjects, survey comments) is emptied this
+# many days after delivery (beat, webcare.api.tasks.purge_api_records); 0 keeps it.
+WEBCARE_WEBHOOK_PAYLOAD_RETENTION_DAYS = envint(
+    "WEBCARE_WEBHOOK_PAYLOAD_RETENTION_DAYS", "30"
+)
 # Mail the team once when a mention's reach (likes + reposts + replies) grows by
 # at least GROWTH within WINDOW_MINUTES; 0 turns the alert off.
 WEBCARE_REACH_ALERT_GROWTH = envint("WEBCARE_REACH_ALERT_GROWTH", "100")
@@ -580,3 +619,6 @@ WEBCARE_ALLOW_PRIVATE_HOSTS = envbool(
 # An answer (a feed, an API page, a webhook receiver's error) larger than this once
 # decompressed fails the request: a small gzip body can inflate to gigabytes.
 WEBCARE_MAX_RESPONSE_BYTES = envint("WEBCARE_MAX_RESPONSE_BYTES", str(10 * 1024 * 1024))
+# The whole body must arrive within this: the read timeout counts per read, so a
+# body trickled a byte at a time would hold a worker until the task's time limit.
+WEBCARE_MAX_RESPONSE_SECONDS = envfloat("WEBCARE_MAX_RESPONSE_SECONDS", "30")

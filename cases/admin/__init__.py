@@ -30,6 +30,7 @@ from cases.admin.common import (
 )
 from cases.admin.mentions import MentionAdmin
 from cases.admin.queue import QueueFilter
+from cases.admin.replies import ApprovedFactAdmin, ReplyTemplateAdmin
 from cases.admin.team import (
     AgentAdmin,
     DepartmentMembershipAdmin,
@@ -52,6 +53,7 @@ __all__ = [
     "DUE_SOON",
     "PRIORITY_RANK",
     "AgentAdmin",
+    "ApprovedFactAdmin",
     "CaseAdmin",
     "CaseEventAdmin",
     "CaseEventInline",
@@ -73,6 +75,7 @@ __all__ = [
     "QueueFilter",
     "ReplyAdmin",
     "ReplyInline",
+    "ReplyTemplateAdmin",
     "ServiceTargetAdmin",
     "TeamAdmin",
     "TopicAdmin",

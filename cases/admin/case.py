@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Count, Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import JsonResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases import access, services
 from cases.admin.case_inlines import (
@@ -32,6 +38,7 @@ from cases.admin.queue import QueueFilter
 from cases.forms import CaseAdminForm, EscalateActionForm, staff_who_may_reply
 from cases.models import (
     ACTIVE_STATUSES,
+    Answering,
     Case,
     Commitment,
     CommitmentStatus,
@@ -40,8 +47,18 @@ from cases.models import (
     Note,
     Reply,
 )
+from cases.selectors import (
+    answering_now,
+    conversation_position,
+    offered_facts,
+    suggested_replies,
+)
 from cases.services import CaseError
-from sources.models import Priority
+from sources.models import Mention, Priority
+
+# The latest posts of a case offered to answer (a long conversation's older ones
+# are answered from the conversation itself).
+ANSWERABLE_POSTS = 100
 
 
 @admin.register(Case)
@@ -54,6 +71,7 @@ class CaseAdmin(admin.ModelAdmin):
         "priority_badge",
         "channel",
         "assignee",
+        "answering",
         "team",
         "due",
         "open_escalations",
@@ -170,6 +188,14 @@ class CaseAdmin(admin.ModelAdmin):
                         due_at__lt=now,
                     )
                 ),
+                answering_agent=Subquery(
+                    Answering.objects.filter(
+                        case=OuterRef("pk"),
+                        seen_at__gte=now - settings.WEBCARE_ANSWERING_TIMEOUT,
+                    )
+                    .order_by("started_at")
+                    .values("agent__first_name")[:1]
+                ),
                 has_open_commitment=Exists(
                     Commitment.objects.filter(
                         case=OuterRef("pk"), status=CommitmentStatus.OPEN
@@ -219,6 +245,76 @@ class CaseAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return () if obj is None else self.inlines
 
+    class Media:
+        js = ("cases/reply_composer.js",)
+
+    def get_object(self, request, object_id, from_field=None):
+        # The page reads its case more than once (suggestions, then the form).
+        cache = request.__dict__.setdefault("_webcare_cases", {})
+        key = (object_id, from_field)
+        if key not in cache:
+            cache[key] = super().get_object(request, object_id, from_field)
+        return cache[key]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The page also offers what to answer with: the reply templates for the
+        case's category and language, filled in, and for a factual inaccuracy the
+        approved facts that are not past their review date."""
+        extra_context = extra_context or {}
+        case = self.get_object(request, unquote(object_id))
+        if (
+            case is not None
+            and case.status in ACTIVE_STATUSES
+            and request.user.has_perm("cases.reply_case")
+        ):
+            extra_context["suggested_replies"] = suggested_replies(case, request.user)
+            extra_context["offered_facts"] = offered_facts(case)
+            extra_context["answering"] = answering_now(case, besides=request.user)
+            extra_context["answering_url"] = reverse(
+                "admin:cases_case_answering", args=[case.pk]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/answering/",
+                self.admin_site.admin_view(self.answering_view),
+                name="cases_case_answering",
+            ),
+            *super().get_urls(),
+        ]
+
+    def answering_view(self, request, object_id):
+        """The composer's sign of life while she types (POST), or that she stopped
+        (POST with stop=1); answers who else is answering the case."""
+        if request.method != "POST":
+            return JsonResponse({"error": _("Use POST.")}, status=405)
+        case = self.get_object(request, unquote(object_id))
+        if case is None or not self.has_view_permission(request, case):
+            return JsonResponse({"error": _("No such case.")}, status=404)
+        try:
+            if request.POST.get("stop"):
+                services.case_stop_answering(case=case, agent=request.user)
+                others = list(answering_now(case, besides=request.user))
+            else:
+                others = services.case_start_answering(case=case, agent=request.user)
+        except services.CasePermissionDenied as error:
+            return JsonResponse({"error": str(error)}, status=403)
+        except CaseError as error:
+            return JsonResponse({"error": str(error)}, status=409)
+        return JsonResponse(
+            {
+                "others": [
+                    {
+                        "name": row.agent.first_name or row.agent.get_username(),
+                        "since": timezone.localtime(row.started_at).strftime("%H:%M"),
+                    }
+                    for row in others
+                ]
+            }
+        )
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "assignee":
             kwargs["queryset"] = staff_who_may_reply()
@@ -250,6 +346,11 @@ class CaseAdmin(admin.ModelAdmin):
     def open_escalations(self, obj):
         count = getattr(obj, "open_escalation_count", 0)
         return badge("soon", str(count), "open escalations") if count else ""
+
+    @admin.display(description=gettext_lazy("answering now"))
+    def answering(self, obj):
+        name = getattr(obj, "answering_agent", None)
+        return badge("soon", name, _("is writing a reply")) if name else ""
 
     @admin.display(description="promise")
     def promises(self, obj):
@@ -338,6 +439,10 @@ class CaseAdmin(admin.ModelAdmin):
                         text=data["text"],
                         channel=data.get("channel") or "",
                         is_private=data.get("is_private", False),
+                        conversation_seen=data.get("conversation_seen") or None,
+                        in_reply_to=data.get("in_reply_to"),
+                        publish=bool(data.get("publish")),
+                        posted_url=data.get("posted_url") or "",
                         actor=user,
                     )
                 elif formset.model is Note:
@@ -357,8 +462,29 @@ class CaseAdmin(admin.ModelAdmin):
                         due_at=data["due_at"],
                         actor=user,
                     )
+            except services.ConversationChanged as error:
+                # Between the form's check and the lock: keep her words in the message.
+                messages.error(
+                    request,
+                    _("%(error)s Your reply was: “%(text)s”")
+                    % {"error": error, "text": data["text"]},
+                )
             except CaseError as error:
                 messages.error(request, str(error))
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, NewReplyInline) and obj is not None and obj.pk:
+            kwargs["form_kwargs"] = {
+                "conversation_position": conversation_position(obj),
+                "case": obj,
+                "answerable": list(
+                    Mention.objects.filter(case=obj)
+                    .select_related("author")
+                    .order_by("-published_at", "-pk")[:ANSWERABLE_POSTS]
+                ),
+            }
+        return kwargs
 
     # Actions
 

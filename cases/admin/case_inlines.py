@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from cases import access
 from cases.admin.common import due_badge
@@ -20,6 +22,7 @@ from cases.models import (
     Escalation,
     EscalationStatus,
     Note,
+    PublishStatus,
     Reply,
 )
 from sources.models import Mention
@@ -52,9 +55,32 @@ class MentionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class ReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Reply
-    fields = ("sent_at", "signature", "agent", "channel", "is_private", "text")
+    fields = (
+        "sent_at",
+        "signature",
+        "channel",
+        "is_private",
+        "text",
+        "publication",
+    )
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description=gettext_lazy("on the platform"))
+    def publication(self, reply):
+        """Where it stands, with the link once it is there and the problem if any."""
+        status = reply.get_publish_status_display()
+        if reply.external_url:
+            link = format_html(
+                '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>',
+                reply.external_url,
+                status,
+            )
+        else:
+            link = status
+        if reply.publish_error and reply.publish_status != PublishStatus.PUBLISHED:
+            return format_html("{}<br><small>{}</small>", link, reply.publish_error)
+        return link
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("agent")

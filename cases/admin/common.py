@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cases.services import CaseError
 from sources.models import Priority
+from webcare.errors import ServiceError
 
 DUE_SOON = timedelta(hours=1)
 # As in Case.objects.for_queue(): urgent first.
@@ -75,7 +75,7 @@ def _run_per_object(request, queryset, verb, call):
     for obj in queryset:
         try:
             call(obj)
-        except CaseError as error:
+        except ServiceError as error:
             errors.append(f"#{obj.pk}: {error}")
         else:
             done.append(f"#{obj.pk}")

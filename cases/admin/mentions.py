@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases import services
-from cases.admin.common import _action_form_page
+from cases.admin.common import _action_form_page, _run_per_object
 from cases.forms import AddToCaseForm
-from cases.services import CaseError
 from sources import admin as sources_admin
 from sources.models import Author, Mention
 from sources.services import mention_reattribute
-from webcare.errors import ServiceError
 
 
 class ReattributeForm(forms.Form):
@@ -59,20 +57,15 @@ class MentionAdmin(sources_admin.MentionAdmin):
                 title="Add to case",
                 action="add_to_case",
             )
-        added, errors = [], []
-        for mention in queryset.order_by("published_at", "pk"):
-            try:
-                joined = services.case_add_mention(
-                    case=form.cleaned_data["case"], mention=mention, actor=request.user
-                )
-            except CaseError as error:
-                errors.append(f"Mention #{mention.pk}: {error}")
-            else:
-                added.append(f"#{mention.pk} to case #{joined.pk}")
-        if added:
-            self.message_user(request, "Added " + ", ".join(added) + ".")
-        for error in errors:
-            self.message_user(request, error, messages.ERROR)
+        case = form.cleaned_data["case"]
+        _run_per_object(
+            request,
+            queryset.order_by("published_at", "pk"),
+            _("Added to case #%(case)s") % {"case": case.pk},
+            lambda mention: services.case_add_mention(
+                case=case, mention=mention, actor=request.user
+            ),
+        )
         return None
 
     def has_reattribute_permission(self, request):
@@ -95,30 +88,18 @@ class MentionAdmin(sources_admin.MentionAdmin):
                 title=_("Re-attribute mentions"),
                 action="reattribute",
             )
-        done, errors = [], []
-        for mention in queryset.order_by("pk"):
-            try:
-                mention_reattribute(
-                    mention=mention,
-                    author=form.cleaned_data["author"],
-                    reason=form.cleaned_data["reason"],
-                    actor=request.user,
-                )
-            except ServiceError as error:
-                errors.append(
-                    _("Mention #%(mention)s: %(error)s")
-                    % {"mention": mention.pk, "error": error}
-                )
-            else:
-                done.append(f"#{mention.pk}")
-        if done:
-            self.message_user(
-                request,
-                _("Re-attributed to %(author)s: %(mentions)s.")
-                % {"author": form.cleaned_data["author"], "mentions": ", ".join(done)},
-            )
-        for error in errors:
-            self.message_user(request, error, messages.ERROR)
+        author = form.cleaned_data["author"]
+        _run_per_object(
+            request,
+            queryset.order_by("pk"),
+            _("Re-attributed to %(author)s") % {"author": author},
+            lambda mention: mention_reattribute(
+                mention=mention,
+                author=author,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            ),
+        )
         return None
 
 

@@ -7,10 +7,16 @@ from django.db.models import Case as When_
 from django.db.models import When
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases import access, services
 from cases.admin.common import _action_form_page, _run_per_object, due_badge
-from cases.forms import NewCommitmentForm, ResolveEscalationActionForm
+from cases.forms import (
+    MarkPublishedForm,
+    NewCommitmentForm,
+    ResolveEscalationActionForm,
+)
 from cases.models import (
     CaseEvent,
     Commitment,
@@ -249,13 +255,64 @@ class CommitmentAdmin(admin.ModelAdmin):
 
 @admin.register(Reply)
 class ReplyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Replies are recorded on the case page; here they can be found and read."""
+    """Replies are recorded on the case page; here they can be found and read, and
+    one whose publishing could not be settled is settled by hand."""
 
-    list_display = ("sent_at", "case", "signature", "agent", "channel", "is_private")
-    list_filter = ("channel", "is_private")
+    list_display = (
+        "sent_at",
+        "case",
+        "signature",
+        "agent",
+        "channel",
+        "is_private",
+        "publish_status",
+        "publish_error",
+    )
+    list_filter = ("publish_status", "channel", "is_private")
     list_select_related = ("case", "agent")
     search_fields = ("text", "case__subject")
     date_hierarchy = "sent_at"
+    actions = ("send_again", "mark_published")
+
+    def has_settle_permission(self, request):
+        return request.user.has_perm("cases.reply_case")
+
+    @admin.action(
+        description=gettext_lazy("Send again (checked: not on the platform)"),
+        permissions=("settle",),
+    )
+    def send_again(self, request, queryset):
+        _run_per_object(
+            request,
+            queryset,
+            _("Queued again"),
+            lambda reply: services.reply_send_again(reply=reply, actor=request.user),
+        )
+
+    @admin.action(
+        description=gettext_lazy("Mark as published (found on the platform)…"),
+        permissions=("settle",),
+    )
+    def mark_published(self, request, queryset):
+        form = MarkPublishedForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            _run_per_object(
+                request,
+                queryset,
+                _("Marked published"),
+                lambda reply: services.reply_mark_published(
+                    reply=reply, url=form.cleaned_data["url"], actor=request.user
+                ),
+            )
+            return None
+        return _action_form_page(
+            self,
+            request,
+            queryset,
+            form=form,
+            title=_("Mark as published"),
+            action="mark_published",
+        )
 
 
 @admin.register(Note)

@@ -224,6 +224,21 @@ class ReplyRecordSerializer(serializers.Serializer):
         queryset=Mention.objects.all(), required=False, allow_null=True, default=None
     )
     is_private = serializers.BooleanField(default=False)
+    publish = serializers.BooleanField(
+        default=False,
+        help_text="Publish it on the platform (Mastodon, Discourse) after it is "
+        "recorded: publicly in reply to `in_reply_to`, or as a direct/private "
+        "message with `is_private`. Follow `publish_status`; the webhooks "
+        "reply.published and reply.failed tell the outcome.",
+    )
+    posted_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the agent posted it by hand (feeds, blogs): recorded as "
+        "posted by hand with this link.",
+    )
 
 
 class NoteCreateSerializer(serializers.Serializer):
@@ -277,7 +292,11 @@ class ReplySerializer(serializers.ModelSerializer):
             "signature",
             "in_reply_to",
             "sent_at",
+            "publish_status",
             "external_id",
+            "external_url",
+            "publish_error",
+            "published_at",
         ]
         read_only_fields = fields
 

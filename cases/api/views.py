@@ -184,6 +184,8 @@ class CaseViewSet(
             channel=data["channel"],
             in_reply_to=data["in_reply_to"],
             is_private=data["is_private"],
+            publish=data["publish"],
+            posted_url=data["posted_url"],
             **self.actor(),
         )
         return Response(ReplySerializer(reply).data, status=status.HTTP_201_CREATED)

@@ -5,7 +5,8 @@ delivery row exists exactly when the change committed (webcare.api.webhooks queu
 the posting after commit).
 """
 
-from cases.models import Case
+from cases.access import restricted_departments
+from cases.models import Case, Escalation, Reply
 from webcare.api.models import WebhookEvent
 from webcare.api.webhooks import webhook_event
 from webcare.bus import (
@@ -14,6 +15,8 @@ from webcare.bus import (
     CaseEscalated,
     CaseOpened,
     CaseResolved,
+    ReplyPublished,
+    ReplyPublishFailed,
 )
 
 
@@ -52,8 +55,49 @@ def case_assigned(event: CaseAssigned) -> None:
 
 
 def case_escalated(event: CaseEscalated) -> None:
+    # API clients never see restricted escalations (security), so the CRM is not
+    # told of one either; the case's own status reaches it through sync.
+    department = (
+        Escalation.objects.filter(pk=event.escalation_id)
+        .values_list("department", flat=True)
+        .first()
+    )
+    if department in restricted_departments():
+        return
     _send(WebhookEvent.CASE_ESCALATED, event)
 
 
 def case_resolved(event: CaseResolved) -> None:
     _send(WebhookEvent.CASE_RESOLVED, event)
+
+
+def reply_payload(reply: Reply) -> dict:
+    return {
+        "id": reply.pk,
+        "case": reply.case_id,
+        "agent": reply.agent_id,
+        "channel": reply.channel,
+        "is_private": reply.is_private,
+        "in_reply_to": reply.in_reply_to_id,
+        "publish_status": reply.publish_status,
+        "external_id": reply.external_id,
+        "external_url": reply.external_url,
+        "publish_error": reply.publish_error,
+        "published_at": reply.published_at,
+    }
+
+
+def _send_reply(name: str, event: ReplyPublished | ReplyPublishFailed) -> None:
+    def data() -> dict:
+        reply = Reply.objects.select_related("case").get(pk=event.reply_id)
+        return {"case": case_payload(reply.case), "reply": reply_payload(reply)}
+
+    webhook_event(event=name, data=data)
+
+
+def reply_published(event: ReplyPublished) -> None:
+    _send_reply(WebhookEvent.REPLY_PUBLISHED, event)
+
+
+def reply_publish_failed(event: ReplyPublishFailed) -> None:
+    _send_reply(WebhookEvent.REPLY_FAILED, event)

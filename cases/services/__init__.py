@@ -52,10 +52,22 @@ from cases.services.lifecycle import (
     case_resolve,
     case_wait_for_customer,
 )
-from cases.services.replies import case_add_note, case_reply
+from cases.services.publishing import reply_mark_published, reply_send_again
+from cases.services.replies import (
+    ConversationChanged,
+    case_add_note,
+    case_reply,
+    case_start_answering,
+    case_stop_answering,
+)
 from cases.services.updates import case_update
 
 __all__ = [
+    "reply_mark_published",
+    "reply_send_again",
+    "ConversationChanged",
+    "case_start_answering",
+    "case_stop_answering",
     "BATCH_SIZE",
     "COMMITMENT_REMINDER_LEAD",
     "MAX_LINKED_CASES",

@@ -40,14 +40,27 @@ def case_escalate(
     if not reason:
         raise CaseError("Say why the case is escalated.")
     case = _lock(case)
-    if (
-        case.escalations.filter(department=department)
-        .exclude(status=EscalationStatus.RESOLVED)
-        .exists()
-    ):
+    open_escalations = case.escalations.filter(department=department).exclude(
+        status=EscalationStatus.RESOLVED
+    )
+    if open_escalations.exists():
+        label = Department(department).label
+        if actor is None and actor_label.startswith("api:"):
+            visible = department not in access.restricted_departments()
+        else:
+            visible = access.escalations_visible_to(actor, open_escalations).exists()
+        if not visible:
+            # Someone who may not see a restricted escalation learns nothing of it.
+            raise CaseError(
+                _(
+                    "Case #%(case)s cannot be escalated to %(department)s now; "
+                    "ask the department."
+                )
+                % {"case": case.pk, "department": label}
+            )
         raise CaseError(
-            f"Case #{case.pk} already has an open escalation to "
-            f"{Department(department).label}."
+            _("Case #%(case)s already has an open escalation to %(department)s.")
+            % {"case": case.pk, "department": label}
         )
     now = timezone.now()
     if case.status != CaseStatus.ESCALATED:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
@@ -32,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.events import case_event
+from cases.intake import SUBJECT_CHARS
 from cases.models import (
     Case,
     CaseEvent,
@@ -42,8 +44,13 @@ from cases.models import (
     Reply,
 )
 from reporting.models import DailySummary, Survey, SurveyStatus, new_survey_token
-from sources.models import Author, Mention, Source
-from sources.services.erasure import erased_author_id, erased_reference
+from sources.models import Author, Mention, RuleDryRun, Source
+from sources.services.erasure import (
+    ERASED_PREFIX,
+    erased_author_id,
+    erased_reference,
+)
+from webcare import bus
 from webcare.errors import ServiceError, ServicePermissionDenied
 from webcare.notices.models import Notice
 
@@ -59,6 +66,9 @@ MAX_LINK_ROUNDS = 10
 PERSONAL_EVENT_KEYS = frozenset(
     {"reason", "note", "description", "comment", "old_comment", "changes", "text"}
 )
+# A quote of the person's post found in someone else's record is blanked only
+# from this length: a short post ("Thanks!") would blank other people's words.
+MIN_QUOTE_CHARS = 12
 OPEN_SURVEY_STATUSES = (
     SurveyStatus.SCHEDULED,
     SurveyStatus.SENT,
@@ -102,6 +112,16 @@ def person_linked_authors(*, author: Author) -> list[Author]:
     return sorted(found.values(), key=lambda a: a.pk)
 
 
+def _person_cases(authors: list[Author]) -> Q:
+    """The person's cases: theirs as the customer, or as the CRM's customer (a
+    case the CRM opened for them, with no post of theirs)."""
+    condition = Q(customer_id__in=[a.pk for a in authors])
+    crm_ids = sorted({a.crm_customer_id.strip() for a in authors} - {""})
+    if crm_ids:
+        condition |= Q(crm_customer_id__in=crm_ids)
+    return condition
+
+
 # --- Export ------------------------------------------------------------------------
 
 
@@ -120,13 +140,14 @@ def person_export(*, author: Author, actor: AbstractBaseUser) -> dict[str, Any]:
         .select_related("source")
         .order_by("pk")
     )
-    cases = list(Case.objects.filter(customer_id__in=author_ids).order_by("pk"))
+    cases = list(Case.objects.filter(_person_cases(authors)).order_by("pk"))
     case_ids = [case.pk for case in cases]
     export = {
         "format": EXPORT_FORMAT,
         "exported_at": _time(timezone.now()),
         "requested_for_author_id": author.pk,
         "linked_by": "the same e-mail address or the same CRM customer id",
+        "cases_by": "the customer is one of the accounts, or the CRM customer id",
         "authors": [_author_dict(a) for a in authors],
         "mentions": [_mention_dict(m) for m in mentions],
         "cases": [_case_dict(case) for case in cases],
@@ -303,7 +324,7 @@ def person_erase_preview(*, author: Author) -> ErasureResult:
     authors = person_linked_authors(author=author)
     author_ids = [a.pk for a in authors]
     own_case_ids = list(
-        Case.objects.filter(customer_id__in=author_ids)
+        Case.objects.filter(_person_cases(authors))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -337,6 +358,10 @@ def person_erase(
     Rows stay (so case history, survey and reach figures stay whole); what they
     said and who they are goes. The account keeps its platform and follower count
     under a pseudonym, and is blocked (never surveyed or engaged automatically).
+    Their cases are those of their accounts and those the CRM opened under their
+    CRM id. Where their post sits in someone else's case, only their words go
+    (a subject taken from the post, quotes in notes and staff mail); other
+    people's replies to their posts keep the post's id only as its pseudonym.
     Each affected case gets a `person_erased` event and each account an admin log
     entry: who, when, why and how many rows, nothing about the person. Running it
     again is harmless.
@@ -347,29 +372,46 @@ def person_erase(
         raise ServiceError(_("Say why the data is erased (e.g. the request's number)."))
     now = timezone.now()
     with transaction.atomic():
-        author_ids = [a.pk for a in person_linked_authors(author=author)]
+        linked = person_linked_authors(author=author)
+        author_ids = [a.pk for a in linked]
         # One lock order everywhere: cases, then the customer's author rows, then
         # surveys. The sources of their posts come before the authors: storing a
-        # mention holds its source and then refers to the author row. Sources and
-        # authors are held FOR NO KEY UPDATE (their keys do not change): a case
-        # opened meanwhile, holding its mention, may still refer to the author
-        # (a key-share lock) and finish, instead of deadlocking with us.
-        own_case_ids = list(
+        # mention holds its source and then refers to the author row. Every source
+        # of the same kind is held, as one that polls the same post again looks for
+        # its pseudonym across them. Sources and authors are held FOR NO KEY UPDATE
+        # (their keys do not change): a case opened meanwhile, holding its mention,
+        # may still refer to the author (a key-share lock) and finish, instead of
+        # deadlocking with us.
+        # Their cases and the other customers' cases holding one of their posts.
+        locked_case_ids = list(
             Case.objects.select_for_update()
-            .filter(customer_id__in=author_ids)
+            .filter(
+                _person_cases(linked)
+                | Q(
+                    pk__in=Mention.objects.filter(
+                        author_id__in=author_ids, case__isnull=False
+                    ).values("case_id")
+                )
+            )
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        source_ids = sorted(
+        own_case_ids = list(
+            Case.objects.filter(pk__in=locked_case_ids)
+            .filter(_person_cases(linked))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        kinds = sorted(
             set(
                 Mention.objects.filter(author_id__in=author_ids).values_list(
-                    "source_id", flat=True
+                    "source__kind", flat=True
                 )
             )
         )
         list(
             Source.objects.select_for_update(no_key=True)
-            .filter(pk__in=source_ids)
+            .filter(kind__in=kinds)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -391,10 +433,24 @@ def person_erase(
         )
         cases = list(Case.objects.filter(pk__in=own_case_ids).order_by("pk"))
         needles = _identity_needles(authors)
+        other_case_ids = sorted(
+            {m.case_id for m in mentions if m.case_id is not None} - set(own_case_ids)
+        )
+        # Taken before the posts are emptied: afterwards their words exist only
+        # where someone copied them.
+        texts_by_case: dict[int, list[str]] = {}
+        for mention in mentions:
+            if mention.case_id in other_case_ids:
+                texts_by_case.setdefault(mention.case_id, []).append(mention.text)
+        quotes = _quote_needles(
+            [m for m in mentions if m.case_id in set(other_case_ids)]
+        )
+        post_ids = [(m.source.kind, m.external_id) for m in mentions]
 
         rows: dict[str, int] = {}
         rows["authors"] = _erase_authors(authors)
         rows["mentions"] = _erase_mentions(mentions)
+        rows["replies_to_posts"] = _erase_reply_references(post_ids, mentions)
         rows["cases"] = _erase_cases(cases)
         rows["replies"] = _erase_replies(own_case_ids)
         rows["notes"] = Note.objects.filter(case_id__in=own_case_ids).update(text="")
@@ -406,9 +462,22 @@ def person_erase(
         ).update(description="")
         rows["case_events"] = _erase_case_events(own_case_ids)
         rows["surveys"] = _erase_surveys(surveys, now)
-        rows["log_entries"] = _erase_log_entries(authors, mentions, cases, needles)
+        rows["quoted_in_other_cases"] = _erase_quotes_in_cases(
+            other_case_ids, texts_by_case, quotes
+        )
+        rows["rule_dry_runs"] = _erase_dry_run_examples({m.pk for m in mentions})
+        other_cases = list(Case.objects.filter(pk__in=other_case_ids))
+        rows["log_entries"] = _erase_log_entries(
+            authors=authors,
+            mentions=mentions,
+            cases=cases + other_cases,
+            own_case_ids=own_case_ids,
+            surveys=surveys,
+            needles=needles + quotes,
+        )
         # Staff mail about the person's own records goes whole; in mail about many
-        # (daily summaries, digests) only the lines of their cases or naming them.
+        # (daily summaries, digests) only the lines of their cases or naming them;
+        # in mail about someone else's case, the quotes of their posts.
         about = _notice_references(own_case_ids, mentions)
         rows["notices"] = _erase_notices(Notice.objects.filter(about__in=about))
         rows["notices"] += _erase_lines(
@@ -417,13 +486,27 @@ def person_erase(
             needles,
             own_case_ids,
         )
+        rows["notices"] += _erase_quotes(
+            Notice.objects.exclude(about__in=about), ("subject", "body"), quotes
+        )
         rows["daily_summaries"] = _erase_lines(
             DailySummary.objects.all(), ("body",), needles, own_case_ids
         )
-
-        affected_case_ids = sorted(
-            set(own_case_ids) | {m.case_id for m in mentions if m.case_id is not None}
+        rows["daily_summaries"] += _erase_quotes(
+            DailySummary.objects.all(), ("body",), quotes
         )
+        # Webhook payloads and stored API answers: the api package rewrites them.
+        bus.publish(
+            bus.PersonErased(
+                author_ids=tuple(author_ids),
+                case_ids=tuple(own_case_ids),
+                other_case_ids=tuple(other_case_ids),
+                survey_ids=tuple(survey.pk for survey in surveys),
+                quotes=tuple(quotes),
+            )
+        )
+
+        affected_case_ids = sorted(set(own_case_ids) | set(other_case_ids))
         for case_id in affected_case_ids:
             case_event(
                 case=case_id,
@@ -636,23 +719,43 @@ def _erase_surveys(surveys: list[Survey], now: datetime) -> int:
 
 
 def _erase_log_entries(
+    *,
     authors: list[Author],
     mentions: list[Mention],
     cases: list[Case],
+    own_case_ids: list[int],
+    surveys: list[Survey],
     needles: list[str],
 ) -> int:
-    targets = [
+    """The admin's log of every record of the person, under the model or any proxy
+    of it (the review queue is a proxy of Mention): the name it had then becomes
+    the erased one, and their identity or words leave the message."""
+    targets: list[tuple[type, dict[str, str]]] = [
         (Author, {str(a.pk): str(a) for a in authors}),
         (Mention, {str(m.pk): str(m) for m in mentions}),
         (Case, {str(c.pk): str(c) for c in cases}),
+        (Survey, {str(survey.pk): str(survey) for survey in surveys}),
     ]
+    for model in (Reply, Note, Escalation, Commitment, CaseEvent):
+        rows = model.objects.filter(case_id__in=own_case_ids)
+        targets.append((model, {str(row.pk): str(row) for row in rows}))
     changed = []
     for model, reprs in targets:
         if not reprs:
             continue
-        content_type = ContentType.objects.get_for_model(model)
+        models = [
+            model,
+            *(
+                other
+                for other in apps.get_models()
+                if other._meta.proxy and other._meta.concrete_model is model
+            ),
+        ]
+        content_types = ContentType.objects.get_for_models(
+            *models, for_concrete_models=False
+        ).values()
         for entry in LogEntry.objects.filter(
-            content_type=content_type, object_id__in=list(reprs)
+            content_type__in=list(content_types), object_id__in=list(reprs)
         ):
             entry.object_repr = reprs[entry.object_id][:200]
             entry.change_message = _replace(entry.change_message, needles)
@@ -703,4 +806,173 @@ def _erase_lines(
             changed.append(row)
     if changed:
         type(changed[0]).objects.bulk_update(changed, list(fields), batch_size=500)
+    return len(changed)
+
+
+# --- The person's words elsewhere -----------------------------------------------
+
+
+def replace_quotes(text: str, quotes: Iterable[str]) -> str:
+    """`text` with every quote of the person's posts replaced by the marker."""
+    return _replace(text, quotes)
+
+
+def _quote_needles(mentions: list[Mention]) -> list[str]:
+    """How the person's posts appear when copied: whole, flattened to one line
+    (a case subject, a mail header, cut short as those cut it), line by line (a
+    quote in mail), and their links. Longest first, so a whole quote goes as one."""
+    values: set[str] = set()
+    for mention in mentions:
+        flat = " ".join(mention.text.split())
+        values.update((mention.text.strip(), flat, mention.url))
+        values.update(line.strip() for line in mention.text.splitlines())
+        # Where a subject or a mail header cut the words short.
+        for limit in (SUBJECT_CHARS, 60, 300):
+            values.add(flat[: limit - 1].rstrip())
+    return sorted(
+        (v for v in values if len(v) >= MIN_QUOTE_CHARS), key=lambda v: (-len(v), v)
+    )
+
+
+def _is_quoted_subject(subject: str, texts: list[str]) -> bool:
+    """Was the case's subject taken from one of these posts (as intake does)?"""
+    words = " ".join(subject.split()).removesuffix("…").rstrip()
+    for text in texts:
+        flat = " ".join(text.split())
+        if words and (
+            words == flat or (len(words) >= MIN_QUOTE_CHARS and flat.startswith(words))
+        ):
+            return True
+    return False
+
+
+def _erase_quotes_in_cases(
+    case_ids: list[int], texts_by_case: dict[int, list[str]], quotes: list[str]
+) -> int:
+    """Someone else's case holding the person's post: a subject taken from the
+    post becomes a neutral one; quotes of it in the case's notes, replies,
+    escalations, promises and trail become the marker. The rest is theirs."""
+    changed = 0
+    for case in Case.objects.filter(pk__in=case_ids).order_by("pk"):
+        if _is_quoted_subject(case.subject, texts_by_case.get(case.pk, [])):
+            subject = _("Subject erased (case #%(id)s)") % {"id": case.pk}
+        else:
+            subject = _replace(case.subject, quotes)
+        if subject != case.subject:
+            case.subject = subject
+            case.save(update_fields=["subject", "updated_at"])
+            changed += 1
+    if not quotes:
+        return changed
+    for model, fields in (
+        (Note, ("text",)),
+        (Reply, ("text",)),
+        (Escalation, ("reason", "resolution_note")),
+        (Commitment, ("description",)),
+    ):
+        changed += _erase_quotes(
+            model.objects.filter(case_id__in=case_ids), fields, quotes
+        )
+    events = []
+    for event in CaseEvent.objects.filter(case_id__in=case_ids).order_by("pk"):
+        data = _replace_in_json(event.data, quotes)
+        if data != event.data:
+            event.data = data
+            events.append(event)
+    # As in _erase_case_events: the one rewrite of the trail, every event stays.
+    CaseEvent.objects.bulk_update(events, ["data"], batch_size=500)
+    return changed + len(events)
+
+
+def _replace_in_json(value: Any, needles: list[str]) -> Any:
+    if isinstance(value, str):
+        return _replace(value, needles)
+    if isinstance(value, list):
+        return [_replace_in_json(item, needles) for item in value]
+    if isinstance(value, dict):
+        return {key: _replace_in_json(item, needles) for key, item in value.items()}
+    return value
+
+
+def _erase_quotes(queryset, fields: tuple[str, ...], quotes: list[str]) -> int:
+    """Rows of `queryset` quoting the person: each quote becomes the marker."""
+    if not quotes:
+        return 0
+    condition = Q()
+    for name in fields:
+        for quote in quotes:
+            condition |= Q(**{f"{name}__contains": quote})
+    changed = []
+    for row in queryset.filter(condition):
+        for name in fields:
+            setattr(row, name, _replace(getattr(row, name), quotes))
+        changed.append(row)
+    if changed:
+        type(changed[0]).objects.bulk_update(changed, list(fields), batch_size=500)
+    return len(changed)
+
+
+def _erase_reply_references(
+    post_ids: list[tuple[str, str]], mentions: list[Mention]
+) -> int:
+    """Other people's posts answering the person's: the id of the post they
+    answer, and a conversation named after it, get the pseudonym the person's
+    post got, so the dialogue still hangs together and names no post id."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, external_id in post_ids:
+        if external_id and not external_id.startswith(ERASED_PREFIX):
+            by_kind.setdefault(kind, set()).add(external_id)
+    roots = {f"{kind}:{pk}" for kind, ids in by_kind.items() for pk in ids}
+    if not roots:
+        return 0
+    condition = Q(conversation_key__in=sorted(roots))
+    for kind, ids in by_kind.items():
+        condition |= Q(source__kind=kind, in_reply_to__in=sorted(ids))
+    now = timezone.now()
+    replies = list(
+        Mention.objects.filter(condition)
+        .exclude(pk__in=[m.pk for m in mentions])
+        .select_related("source")
+        .order_by("pk")
+    )
+    for reply in replies:
+        kind = reply.source.kind
+        if reply.in_reply_to in by_kind.get(kind, ()):
+            reply.in_reply_to = erased_reference(kind, reply.in_reply_to)
+        if reply.conversation_key in roots:
+            reply.conversation_key = erased_reference(
+                "conversation", reply.conversation_key
+            )
+        reply.updated_at = now
+    Mention.objects.bulk_update(
+        replies, ["in_reply_to", "conversation_key", "updated_at"], batch_size=500
+    )
+    cases = list(Case.objects.filter(conversation_key__in=sorted(roots)))
+    for case in cases:
+        case.conversation_key = erased_reference("conversation", case.conversation_key)
+        case.save(update_fields=["conversation_key", "updated_at"])
+    return len(replies) + len(cases)
+
+
+def _erase_dry_run_examples(mention_ids: set[int]) -> int:
+    """A rule's dry run shows example posts: the person's lose their words."""
+    changed = []
+    for dry_run in RuleDryRun.objects.exclude(result={}).order_by("pk"):
+        examples = dry_run.result.get("examples") or []
+        if not any(
+            example.get("mention_id") in mention_ids and example.get("text")
+            for example in examples
+        ):
+            continue
+        dry_run.result = {
+            **dry_run.result,
+            "examples": [
+                {**example, "text": ""}
+                if example.get("mention_id") in mention_ids
+                else example
+                for example in examples
+            ],
+        }
+        changed.append(dry_run)
+    RuleDryRun.objects.bulk_update(changed, ["result"], batch_size=100)
     return len(changed)

@@ -327,3 +327,71 @@ def _respect_quota(
         logger.info("%s: quota used up at %s for %.0f s", label, where, wait)
         return
     policy.sleep(wait)
+
+
+# --- Writing: one request, never retried here ------------------------------------------
+
+
+class NotSent(TransientError):
+    """The platform certainly did not take the request (no connection was made,
+    or it answered 429 or 503): sending it again later makes no duplicate."""
+
+
+class OutcomeUnknown(ConnectorError):
+    """The request may have reached the platform and done its work, but no answer
+    came (a timeout or a connection lost after sending, a 500, 502 or 504). It
+    must not simply be sent again: whoever sent it first looks whether it exists."""
+
+
+# Answers after which the platform may well have done the work.
+UNKNOWN_STATUSES = frozenset({500, 502, 504})
+
+
+def send_once(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    label: str = "platform",
+    clock: Callable[[], float] = time.time,
+) -> httpx.Response:
+    """A write (a post, a message) sent exactly once: no retries, no redirects.
+
+    Returns any answer below 500 other than 429 for the caller to judge; raises
+    NotSent when it surely did not arrive, OutcomeUnknown when it may have.
+    """
+    where = redact_url(httpx.URL(url).copy_with(query=None))
+    request = client.build_request(method, url, json=json, data=data, headers=headers)
+    try:
+        streamed = client.send(request, follow_redirects=False, stream=True)
+    except outbound.HostRefused as error:
+        raise ConnectorError(f"{label}: {error}") from None
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+        # Includes outbound.HostUnresolvable: nothing left this machine.
+        raise NotSent(f"{label}: could not connect to {where} ({error})") from None
+    except (httpx.TimeoutException, httpx.TransportError) as error:
+        raise OutcomeUnknown(
+            f"{label}: no answer from {where} after sending ({type(error).__name__})"
+        ) from None
+    try:
+        response = outbound.bounded_response(streamed)
+    except (outbound.UnreadableResponse, httpx.TransportError, httpx.DecodingError):
+        raise OutcomeUnknown(
+            f"{label}: the answer from {where} was cut off or unreadable"
+        ) from None
+    finally:
+        streamed.close()
+    status = response.status_code
+    if status in (429, 503):
+        wait = rate_limit_wait(response.headers, clock())
+        raise NotSent(
+            f"{label}: {where} asked to wait ({status})",
+            retry_after=wait,
+            status=status,
+        )
+    if status in UNKNOWN_STATUSES:
+        raise OutcomeUnknown(f"{label}: {where} answered {status}", status=status)
+    return response

@@ -35,7 +35,3 @@ def erased_author_id(platform_id: str) -> str:
     if platform_id.startswith(ERASED_AUTHOR_PREFIX):
         return platform_id
     return f"{ERASED_AUTHOR_PREFIX}{secrets.token_hex(8)}"
-
-
-def is_erased_author_id(platform_id: str) -> bool:
-    return platform_id.startswith(ERASED_AUTHOR_PREFIX)

@@ -11,12 +11,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from webcare import bus
 from webcare.celery import enqueue_on_commit
 
 from ..connectors import MentionItem
 from ..models import Mention, ReachSample, Source
+from ..publishers import is_own_post, own_accounts
 from .authors import _author_key, _authors_upsert
 from .cleaning import _clean_item
 from .common import FAILURE_SAMPLE_LIMIT
@@ -35,6 +38,8 @@ class StoreResult:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    # The team's own posts, left out (sources.publishers.own_accounts).
+    own: int = 0
     # New mentions that need triage (a post first seen already deleted needs none).
     mention_ids_new: list[int] = field(default_factory=list)
     # Safe, short reasons for the first failed items.
@@ -48,6 +53,7 @@ class StoreResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.failed += other.failed
+        self.own += other.own
         self.mention_ids_new.extend(other.mention_ids_new)
         self.refused_ids.extend(other.refused_ids)
         room = FAILURE_SAMPLE_LIMIT - len(self.errors)
@@ -91,6 +97,7 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
         cleaned[prepared.external_id] = prepared
     if not cleaned:
         return result
+    _drop_own(source, cleaned, result)
     _drop_erased(source, cleaned, result)
     if not cleaned:
         return result
@@ -100,17 +107,20 @@ def _store_batch(source: Source, batch: list[MentionItem]) -> StoreResult:
         # pushes) take turns here, so "is it new?" has one answer and a new mention
         # is counted, and triaged, exactly once. The unique constraint still guards.
         Source.objects.select_for_update().filter(pk=source.pk).values_list("pk").get()
-        # The stored ones, and again (the same query) the erased ones: an erasure
-        # takes this lock too, and one that committed since the check above has
-        # renamed the post, which must not come back as new.
+        # The stored ones, and again (the same query) the erased ones, in any
+        # source of the platform: an erasure holds all of them too, and one that
+        # committed since the check above has renamed the post, which must not
+        # come back as new.
         pseudonyms = _pseudonyms(source, cleaned)
         existing = {}
         for mention in Mention.objects.filter(
-            source=source, external_id__in=[*cleaned, *pseudonyms]
+            Q(source=source, external_id__in=list(cleaned))
+            | Q(source__kind=source.kind, external_id__in=list(pseudonyms))
         ).only(*_EXISTING_FIELDS):
             if mention.external_id in pseudonyms:
-                del cleaned[pseudonyms[mention.external_id]]
-                result.unchanged += 1
+                if pseudonyms[mention.external_id] in cleaned:
+                    del cleaned[pseudonyms[mention.external_id]]
+                    result.unchanged += 1
             else:
                 existing[mention.external_id] = mention
         if not cleaned:
@@ -148,16 +158,50 @@ def _pseudonyms(source: Source, items: dict[str, MentionItem]) -> dict[str, str]
     return {key: value for key, value in pseudonyms.items() if key != value}
 
 
+def _drop_own(
+    source: Source, cleaned: dict[str, MentionItem], result: StoreResult
+) -> None:
+    """The team's own posts are never a customer's mention, triaged or a case.
+    They are replies published from webcare (linked by their id) or posted on the
+    platform by hand; the cases app hears of each, to settle a reply whose
+    publishing was left unconfirmed."""
+    if not own_accounts(source.kind):
+        return
+    for external_id, item in list(cleaned.items()):
+        if is_own_post(
+            source.kind,
+            source_url=source.url,
+            author_id=item.author_id,
+            handle=item.author_handle,
+        ):
+            del cleaned[external_id]
+            result.own += 1
+            bus.publish(
+                bus.OwnPostSeen(
+                    kind=source.kind,
+                    external_id=external_id,
+                    url=item.url,
+                    in_reply_to=item.in_reply_to,
+                    text=item.text,
+                )
+            )
+
+
 def _drop_erased(
     source: Source, cleaned: dict[str, MentionItem], result: StoreResult
 ) -> None:
     """Leave out posts whose author had their data erased: served again by the
     platform, they are known by the pseudonym of their id and stored no more (nor
-    is their author created again from them)."""
+    is their author created again from them). Looked up in every source of the
+    platform: another search or feed of it may serve the same post."""
     pseudonyms = _pseudonyms(source, cleaned)
-    erased = Mention.objects.filter(
-        source=source, external_id__in=list(pseudonyms)
-    ).values_list("external_id", flat=True)
+    if not pseudonyms:
+        return
+    erased = set(
+        Mention.objects.filter(
+            source__kind=source.kind, external_id__in=list(pseudonyms)
+        ).values_list("external_id", flat=True)
+    )
     for pseudonym in erased:
         del cleaned[pseudonyms[pseudonym]]
         result.unchanged += 1

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -162,6 +163,14 @@ def source_poll(*, source_id: int) -> PollResult:
         result.retry_after = error.retry_after
     except ConnectorError as error:
         result.error = _safe_message(str(error), credentials)
+    except (InterfaceError, OperationalError) as error:
+        # A dropped connection (restarted server or pooler, terminated backend).
+        # The cursor is still before the page under way: the next poll fetches it.
+        # Not the source's fault: transient, so the task tries again in 30 s
+        # rather than after the source's backoff (twice its interval).
+        detail = _safe_message(str(error), credentials)[:200]
+        result.error = f"database error ({type(error).__name__}): {detail}"
+        result.transient = True
     except Exception as error:
         # Includes Celery's soft time limit: the lease is still released below.
         # The traceback is logged redacted: credentials never reach the logs.
@@ -173,7 +182,17 @@ def source_poll(*, source_id: int) -> PollResult:
         result.error = f"internal error ({type(error).__name__}): {detail}"
     if result.error:
         logger.warning("source %s: poll failed: %s", source_id, result.error)
-    _health_record(source, lease_until, result)
+    try:
+        _health_record(source, lease_until, result)
+    except (InterfaceError, OperationalError):
+        # The connection died under the poll. Django reconnects only once it is
+        # closed; unrecorded, the source would stay locked until its lease ran
+        # out. Inside a caller's transaction the caller must see the error.
+        if connection.in_atomic_block:
+            raise
+        logger.warning("source %s: database connection lost; reconnecting", source_id)
+        connection.close()
+        _health_record(source, lease_until, result)
     return result
 
 

@@ -285,3 +285,56 @@ def test_an_escalation_is_answered_201_when_the_broker_is_down(
         )
     assert response.status_code == 201, response.content
     assert Escalation.objects.get().case_id == case.pk
+
+
+def test_a_public_reply_with_personal_data_is_a_400_saying_what_was_found(crm, agent):
+    case = CaseFactory()
+    mention = MentionFactory(case=case)
+    url = f"/api/v1/cases/{case.pk}/reply/"
+    body = {
+        "agent": agent.pk,
+        "text": "Stuur je BSN 111222333 even. ^Anna",
+        "in_reply_to": mention.pk,
+    }
+    response = crm.post(url, body, format="json")
+    assert response.status_code == 400
+    assert "a citizen service number (BSN)" in str(response.json())
+    assert not Reply.objects.exists()
+    response = crm.post(url, {**body, "is_private": True}, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_a_reply_is_published_through_the_api(crm, agent, settings):
+    from tests.cases.test_publishing import toot
+    from tests.fakeplatforms import FakeMastodon
+
+    platform = FakeMastodon()
+    settings.WEBCARE_CONNECTOR_CREDENTIALS = {
+        **settings.WEBCARE_CONNECTOR_CREDENTIALS,
+        "mastodon": {"access_token": "masto-token", "base_url": platform.url},
+    }
+    try:
+        case, mention = toot(platform.url, agent.agent.team)
+        url = f"{CASES}{case.pk}/reply/"
+        body = {"agent": agent.pk, "text": "Hoi! ^Anna", "in_reply_to": mention.pk}
+        response = crm.post(url, {**body, "publish": True}, format="json")
+        assert response.status_code == 201, response.content
+        assert response.json()["publish_status"] == "queued"
+        by_hand = crm.post(
+            url,
+            {**body, "posted_url": "https://blog.example.com/p#c1", "text": "Zie blog"},
+            format="json",
+        ).json()
+        assert (by_hand["publish_status"], by_hand["external_url"]) == (
+            "by_hand",
+            "https://blog.example.com/p#c1",
+        )
+        both = crm.post(
+            url,
+            {**body, "publish": True, "posted_url": "https://x.example/"},
+            format="json",
+        )
+        assert both.status_code == 400
+        assert "not both" in str(both.json())
+    finally:
+        platform.close()

@@ -2,9 +2,12 @@
 reassignment by owner, team lead, manager or policy, replies signed by who records
 them, and the re-attribution of a mention on the record."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from cases import access, services
 from cases.models import (
@@ -16,11 +19,13 @@ from cases.models import (
     EventKind,
     Team,
 )
-from cases.services import CasePermissionDenied
+from cases.services import CaseError, CasePermissionDenied
+from reporting.selectors import daily_contacts
 from sources.models import Mention
 from sources.services import mention_reattribute
 from tests.cases.conftest import make_agent
 from tests.factories import AuthorFactory, MentionFactory, UserFactory
+from webcare.api.models import ApiClient, Webhook, WebhookDelivery
 from webcare.errors import ServiceError, ServicePermissionDenied
 
 pytestmark = pytest.mark.django_db
@@ -413,3 +418,55 @@ def test_the_requester_sees_the_trail_of_her_security_escalation(
     assert departments(agent) == {"security", "pr"}
     assert departments(other_agent) == {"security", "pr"}  # the assignee
     assert departments(spokesperson) == {"pr"}
+
+
+# --- What an uninvolved person learns of a security escalation ----------------------
+
+
+def test_escalating_again_does_not_reveal_a_hidden_security_escalation(
+    security, case, agent, other_agent
+):
+    """The requester hears it is already open; an uninvolved colleague (or an API
+    client) is refused without being told there is a security escalation."""
+    with pytest.raises(CaseError, match="already has an open escalation to Security"):
+        services.case_escalate(
+            case=case, department="security", reason="Nog een", actor=agent
+        )
+    for actor, label in ((other_agent, ""), (None, "api:crm")):
+        with pytest.raises(CaseError) as refused:
+            services.case_escalate(
+                case=case,
+                department="security",
+                reason="Nog een",
+                actor=actor,
+                actor_label=label,
+            )
+        assert "already has" not in str(refused.value)
+        assert "ask the department" in str(refused.value)
+    assert case.escalations.count() == 1
+
+
+def test_the_crm_is_not_told_of_a_security_escalation(case, agent):
+    client = ApiClient.objects.create(
+        name="crm", token_prefix="abc", token_hash="0" * 64, scopes=["read"]
+    )
+    Webhook.objects.create(
+        client=client,
+        url="http://127.0.0.1:9/hook",
+        events=["case.escalated"],
+        secret="s3cret",
+    )
+    services.case_escalate(case=case, department="security", reason="x", actor=agent)
+    assert not WebhookDelivery.objects.exists()
+    services.case_escalate(case=case, department="pr", reason="y", actor=agent)
+    assert WebhookDelivery.objects.get().event == "case.escalated"
+
+
+def test_the_daily_summary_leaves_security_escalations_out(case, agent):
+    services.case_escalate(case=case, department="security", reason="x", actor=agent)
+    services.case_escalate(case=case, department="pr", reason="y", actor=agent)
+    now = timezone.now()
+    day = daily_contacts(start=now - timedelta(hours=1), end=now)
+    (row,) = day["contacts"]
+    assert row["escalated_to"] == ["pr"]
+    assert day["escalations"] == 1

@@ -11,7 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Commitment, DepartmentMembership, Holiday, ServiceTarget
+from cases.models import (
+    ApprovedFact,
+    Commitment,
+    DepartmentMembership,
+    Holiday,
+    ReplyTemplate,
+    ServiceTarget,
+)
 from reporting.models import DailySummary
 from sources.models import EngagementRule, ReachSample, TriageRun
 from tests.factories import (
@@ -84,6 +91,14 @@ def populate(count: int, offset: int) -> None:
         EngagementRule.objects.create(name=f"rule {n}", outcome="ignore", position=n)
         Holiday.objects.create(
             date=date(2030, 1, 1) + timedelta(days=n), name=f"day {n}"
+        )
+        ReplyTemplate.objects.create(name=f"template {n}", text="Hoi {customer}")
+        ApprovedFact.objects.create(
+            statement=f"fact {n}",
+            owner_department="pr",
+            owner=agent.user,
+            sources="-",
+            review_by=date(2030, 1, 1) + timedelta(days=n),
         )
         DailySummary.objects.create(date=date(2030, 1, 1) + timedelta(days=n), body="-")
         Notice.objects.create(

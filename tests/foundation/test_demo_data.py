@@ -1,7 +1,15 @@
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from cases.models import Case, CaseEvent, CaseStatus, Escalation
+from cases.models import (
+    ApprovedFact,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Escalation,
+    ReplyTemplate,
+)
 from reporting.models import Survey
 from sources.models import Mention, TriageStatus
 
@@ -22,6 +30,13 @@ def test_the_demo_shows_a_living_system(capsys):
     assert {TriageStatus.ENGAGED, TriageStatus.IGNORED, TriageStatus.REVIEW} <= statuses
     # Enough answered surveys for an NPS that is more than indicative.
     assert Survey.objects.answered().count() >= 30
+    # Templates in both languages; a fact on offer and one past its review date.
+    assert set(ReplyTemplate.objects.values_list("language", flat=True)) == {"nl", "en"}
+    today = timezone.localdate()
+    assert [fact.is_current(today) for fact in ApprovedFact.objects.all()] == [
+        False,
+        True,
+    ]
 
 
 def test_loading_the_demo_twice_adds_nothing(capsys):

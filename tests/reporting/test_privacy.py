@@ -66,7 +66,7 @@ def make_world():
     mastodon = SourceFactory(kind=SourceKind.MASTODON, name="Mastodon")
     on_x = AuthorFactory(
         platform=SourceKind.X_SEARCH,
-        platform_id="4455",
+        platform_id="plid4455",
         handle="jantje",
         display_name=NAME,
         email="Jantje@Example.com",
@@ -286,7 +286,7 @@ def test_erasing_removes_texts_raw_payloads_and_identity_of_every_linked_account
         "jantje",
         "Jantje@Example.com".lower(),
         "CRM-77",
-        "4455",
+        "plid4455",
         "post-0",
         "reply-0",
         "https://example.com",
@@ -389,7 +389,7 @@ def test_a_post_served_again_after_erasure_does_not_come_back(manager):
     again = MentionItem(
         external_id="post-0-0",
         text=f"@oranjebank {SECRET_WORD} mijn pas 0",
-        author_id="4455",
+        author_id="plid4455",
         author_handle="jantje",
         author_name=NAME,
         raw={"text": SECRET_WORD},
@@ -407,7 +407,7 @@ def test_a_post_served_again_after_erasure_does_not_come_back(manager):
     # A new post of the same account is new data and is stored as such.
     new = mentions_store(
         source=x_source,
-        items=[MentionItem(external_id="post-new", text="nieuw", author_id="4455")],
+        items=[MentionItem(external_id="post-new", text="nieuw", author_id="plid4455")],
     )
     assert new.new == 1
 
@@ -516,7 +516,7 @@ def test_a_manager_downloads_the_export_from_the_admin(client, manager):
         == f'attachment; filename="person-{on_x.pk}.json"'
     )
     assert len(json.loads(response.content)["authors"]) == 3
-    direct = client.get(f"/admin/sources/author/{on_x.pk}/export/")
+    direct = client.post(f"/admin/sources/author/{on_x.pk}/export/")
     assert json.loads(direct.content)["cases"] == json.loads(response.content)["cases"]
 
 
@@ -611,7 +611,7 @@ def test_an_erasure_and_a_poll_of_the_same_posts_at_once_leave_nothing(
         MentionItem(
             external_id=f"post-0-{number}",
             text=f"{SECRET_WORD} bewerkt {number}",
-            author_id="4455",
+            author_id="plid4455",
             author_handle="jantje",
             edited_at=timezone.now(),
             raw={"text": SECRET_WORD},
@@ -682,11 +682,11 @@ def test_staff_mail_about_the_persons_records_goes_and_other_peoples_lines_stay(
 def test_a_person_erased_again_under_a_new_account_row(manager):
     """The person posts again after an erasure (a new account row with the old
     platform id) and asks again: no clash between the two pseudonyms."""
-    first = AuthorFactory(platform=SourceKind.X_SEARCH, platform_id="4455")
+    first = AuthorFactory(platform=SourceKind.X_SEARCH, platform_id="plid4455")
     person_erase(author=first, actor=manager, reason="AVG-1")
-    again = AuthorFactory(platform=SourceKind.X_SEARCH, platform_id="4455")
+    again = AuthorFactory(platform=SourceKind.X_SEARCH, platform_id="plid4455")
     person_erase(author=again, actor=manager, reason="AVG-2")
     first.refresh_from_db()
     again.refresh_from_db()
     assert first.platform_id != again.platform_id
-    assert "4455" not in first.platform_id + again.platform_id
+    assert "plid4455" not in first.platform_id + again.platform_id

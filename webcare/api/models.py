@@ -54,6 +54,8 @@ class WebhookEvent(models.TextChoices):
     CASE_ESCALATED = "case.escalated", "Case escalated"
     CASE_RESOLVED = "case.resolved", "Case resolved"
     SURVEY_ANSWERED = "survey.answered", "Survey answered"
+    REPLY_PUBLISHED = "reply.published", "Reply published"
+    REPLY_FAILED = "reply.failed", "Reply failed to publish"
 
 
 class Webhook(models.Model):

@@ -5,6 +5,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from webcare.api.models import DeliveryStatus, WebhookDelivery
+from webcare.api.retention import api_records_purge
 from webcare.api.webhooks import (
     CLAIM_LEASE,
     SWEEP_BATCH,
@@ -50,3 +51,10 @@ def retry_webhook_deliveries() -> int:
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
+
+
+@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+def purge_api_records() -> dict:
+    """Beat: delivered webhook payloads past their retention and expired
+    idempotency keys, within a time budget well inside the time limit."""
+    return api_records_purge(time_budget=180.0).as_dict()

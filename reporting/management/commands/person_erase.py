@@ -6,7 +6,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reporting.management.commands.person_export import find_actor, find_author
+from reporting.management.commands.person_export import (
+    add_request_arguments,
+    find_actor,
+    find_author,
+)
 from reporting.services.privacy import person_erase, person_erase_preview
 from webcare.errors import ServiceError
 
@@ -15,12 +19,7 @@ class Command(BaseCommand):
     help = "Erase a person's data across their linked accounts (cannot be undone)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--author", type=int, required=True, help="author id")
-        parser.add_argument(
-            "--actor",
-            required=True,
-            help="username of the person handling the request (on the record)",
-        )
+        add_request_arguments(parser)
         parser.add_argument(
             "--reason", default="", help="why, e.g. the request's number"
         )
