@@ -49,7 +49,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,6 +64,7 @@ from bench.faultkit import (  # noqa: E402
     mail_server,
     wait_until,
 )
+from bench.owndb import admin_url, drop_database, is_postgres, own_database  # noqa: E402
 from tests.fakeplatforms import FakeMastodon  # noqa: E402
 
 SECRET_KEY = "faults-bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
@@ -98,33 +98,13 @@ def parse_arguments() -> argparse.Namespace:
 
 
 def prepare_database() -> tuple[str, str]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    if not is_postgres(os.environ.get("DATABASE_URL", "")):
         raise SystemExit(
             "bench/faults.py needs PostgreSQL (DATABASE_URL=postgres://...): it "
             "terminates the workers' database connections and races workers on row "
             "leases, which SQLite cannot show. Nothing was run."
         )
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    name = name if name.endswith("_faults") else f"{name}_faults"
-    with psycopg.connect(admin_url(url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}")), name
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return own_database("faults")
 
 
 def terminate_connections(url: str, name: str) -> int:

@@ -35,10 +35,12 @@ import urllib.request
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.owndb import drop_database, own_database  # noqa: E402
+
 BIN = Path(sys.executable).parent
 
 # The figures of each class: locust's request names that belong to it. Logging in
@@ -67,34 +69,6 @@ def parse_arguments() -> argparse.Namespace:
 
 
 # --- The database -------------------------------------------------------------------
-
-
-def postgres_admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def prepare_database(workdir: Path) -> tuple[str, str]:
-    """The URL of a fresh database for this run, and its PostgreSQL name ("" for
-    SQLite)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{workdir / 'load.sqlite3'}", ""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    name = name if name.endswith("_load") else f"{name}_load"
-    with psycopg.connect(postgres_admin_url(url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}")), name
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_admin_url(url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def server_environment(
@@ -516,7 +490,7 @@ def main() -> None:
     database_url, database_name = "", ""
     server = None
     try:
-        database_url, database_name = prepare_database(workdir)
+        database_url, database_name = own_database("load", sqlite_dir=workdir)
         setup_django(database_url)
         started = time.perf_counter()
         fixtures = seed(

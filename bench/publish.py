@@ -51,10 +51,11 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.owndb import drop_database, own_database  # noqa: E402
 
 MARKER = re.compile(r"\[w(\d+)\]")
 SWEEP_EVERY = 0.25  # seconds; beat runs publish_due_replies every minute
@@ -87,34 +88,6 @@ def parse_arguments() -> argparse.Namespace:
 
 
 # --- The database -------------------------------------------------------------------
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def prepare_database(workdir: Path) -> tuple[str, str]:
-    """The URL of a fresh database for this run, and its PostgreSQL name ("" for
-    SQLite)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{workdir / 'publish.sqlite3'}", ""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    name = name if name.endswith("_publish") else f"{name}_publish"
-    with psycopg.connect(admin_url(url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}")), name
-
-
-def drop_database(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def setup_django(database_url: str, mastodon, discourse) -> None:
@@ -458,7 +431,7 @@ def main() -> None:
     from tests.fakeplatforms import FakeDiscourse, FakeMastodon
 
     workdir = Path(tempfile.mkdtemp(prefix="webcare-publish-"))
-    database_url, database_name = prepare_database(workdir)
+    database_url, database_name = own_database("publish", sqlite_dir=workdir)
     postgres = bool(database_name)
     threads = arguments.threads
     if threads is None:
