@@ -51,6 +51,7 @@ __all__ = [
     "Published",
     "Publisher",
     "build_client",
+    "comparable",
     "can_publish",
     "is_own_post",
     "own_accounts",
@@ -85,7 +86,8 @@ class Published:
     url: str
 
 
-def _normalised(text: str) -> str:
+def comparable(text: str) -> str:
+    """A text as two copies of one post compare: spaces and case aside."""
     return " ".join((text or "").split()).casefold()
 
 
@@ -264,7 +266,7 @@ class MastodonPublisher(Publisher):
             f"/api/v1/accounts/{me['id']}/statuses", {"limit": 40, "exclude_reblogs": 1}
         )
         reply_to = self._status_id_here(post)
-        text = _normalised(clean_text(self._text(post)))
+        text = comparable(clean_text(self._text(post)))
         found = []
         for status in statuses if isinstance(statuses, list) else []:
             if not isinstance(status, dict) or not status.get("id"):
@@ -274,7 +276,7 @@ class MastodonPublisher(Publisher):
                 continue
             if str(status.get("in_reply_to_id") or "") != reply_to:
                 continue
-            if _normalised(clean_text(status.get("content"))) == text:
+            if comparable(clean_text(status.get("content"))) == text:
                 found.append(Published(str(status["id"]), str(status.get("url") or "")))
         return found
 
@@ -350,7 +352,7 @@ class DiscoursePublisher(Publisher):
                     action.get("reply_to_post_number") or None
                 ) == (post.reply_to_number or None)
             # The same place is not enough (two replies to one post): the words.
-            if mine and self._raw_of(action["post_id"]) == _normalised(post.text):
+            if mine and self._raw_of(action["post_id"]) == comparable(post.text):
                 found.append(
                     Published(
                         str(action["post_id"]),
@@ -367,7 +369,7 @@ class DiscoursePublisher(Publisher):
 
     def _raw_of(self, post_id) -> str:
         post = self.read(f"/posts/{int(post_id)}.json")
-        return _normalised(str(post.get("raw") or "")) if isinstance(post, dict) else ""
+        return comparable(str(post.get("raw") or "")) if isinstance(post, dict) else ""
 
 
 PUBLISHERS: dict[str, type[Publisher]] = {

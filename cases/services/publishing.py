@@ -151,24 +151,31 @@ def _claim(reply_id: int, now) -> bool:
 
 
 @transaction.atomic
-def _record(reply_id: int, sent_at, *, status: str, **fields) -> Reply | None:
-    """Only the claim that sent the request records its outcome: a lapsed claim
-    already turned the reply unconfirmed, and its checks decide from then on."""
-    reply = (
-        Reply.objects.select_for_update()
-        .select_related("case")
-        .filter(pk=reply_id, publish_status=PublishStatus.PUBLISHING)
-        .filter(publish_sent_at=sent_at)
-        .first()
-    )
+def _move(reply_id: int, expected: dict, *, status: str, **fields) -> None:
+    """Set a reply's outcome if it still stands where this step found it; a newer
+    step has decided otherwise. The trail and the CRM hear of a change of status."""
+    reply = Reply.objects.select_for_update().filter(pk=reply_id, **expected).first()
     if reply is None:
-        return None
+        return
+    changed = reply.publish_status != status
     reply.publish_status = status
     for name, value in fields.items():
         setattr(reply, name, value)
     reply.save(update_fields=["publish_status", *fields])
-    _tell(reply)
-    return reply
+    if changed:
+        _tell(reply)
+
+
+def _record(reply_id: int, sent_at, **outcome) -> None:
+    """Only the claim that sent the request records its outcome: a lapsed claim
+    already turned the reply unconfirmed, and its checks decide from then on."""
+    expected = {"publish_status": PublishStatus.PUBLISHING, "publish_sent_at": sent_at}
+    _move(reply_id, expected, **outcome)
+
+
+def _settle(reply_id: int, **outcome) -> None:
+    """The outcome of looking for an unconfirmed reply."""
+    _move(reply_id, {"publish_status": PublishStatus.UNCONFIRMED}, **outcome)
 
 
 # What the trail records, and the CRM is told, of each settled outcome.
@@ -357,24 +364,6 @@ def _still_unconfirmed(reply: Reply, problem: str) -> PublishOutcome:
     return PublishOutcome(PublishStatus.UNCONFIRMED, problem)
 
 
-@transaction.atomic
-def _settle(reply_id: int, *, status: str, **fields) -> None:
-    reply = (
-        Reply.objects.select_for_update()
-        .filter(pk=reply_id, publish_status=PublishStatus.UNCONFIRMED)
-        .first()
-    )
-    if reply is None:
-        return
-    changed = reply.publish_status != status
-    reply.publish_status = status
-    for name, value in fields.items():
-        setattr(reply, name, value)
-    reply.save(update_fields=["publish_status", *fields])
-    if changed:
-        _tell(reply)
-
-
 # --- The sweep ----------------------------------------------------------------------
 
 
@@ -438,14 +427,14 @@ def reply_seen_on_platform(
         return None  # already linked by its id
     if not in_reply_to:
         return None  # too little to tell which reply it is: the checks decide
-    seen = _normalised(text)
+    seen = publishers.comparable(text)
     candidates = Reply.objects.filter(
         channel=kind,
         publish_status=PublishStatus.UNCONFIRMED,
         in_reply_to__external_id=in_reply_to,
     )
     for reply in candidates.order_by("publish_sent_at")[:50]:
-        ours = _normalised(reply.text)
+        ours = publishers.comparable(reply.text)
         # The same words; a direct message may start with one @handle before them.
         rest = seen[: -len(ours)].strip() if ours and seen.endswith(ours) else None
         if rest is None or (rest and not re.fullmatch(r"@\S+", rest)):
@@ -467,10 +456,6 @@ def _safe_url(url: str) -> str:
     """A platform's link, kept only when it is http(s): it is shown as a link."""
     url = (url or "").strip()
     return url if len(url) <= 500 and url_origin(url) is not None else ""
-
-
-def _normalised(text: str) -> str:
-    return " ".join((text or "").split()).casefold()
 
 
 # --- What the agent settles -------------------------------------------------------------
